@@ -1,0 +1,140 @@
+"""The conversation socket: authenticate, authorize, start or stop turns, forward fragments."""
+
+import json
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from chat import fragments, runner, selectors, services
+from chat.broadcast import ConversationBroadcaster
+from chat.engines import get_engine
+from chat.groups import conversation_group, user_group
+from chat.models import Conversation
+
+# A chat message is at most a few thousand characters; anything far larger is not one.
+MAX_FRAME_CHARS = 64 * 1024
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_NOT_FOUND = 4404
+CLOSE_SESSION_ENDED = 4001
+
+
+class ConversationConsumer(AsyncWebsocketConsumer):
+    conversation_id: int
+    groups_joined: list[str]
+
+    async def connect(self) -> None:
+        self.groups_joined = []
+        user = self.scope["user"]
+        if not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        conversation_id = int(self.scope["url_route"]["kwargs"]["conversation_id"])
+        conversation = await _conversation_for(user, conversation_id)
+        if conversation is None:
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        self.conversation_id = conversation_id
+        for group in (conversation_group(conversation_id), user_group(user.pk)):
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.groups_joined.append(group)
+        await self.accept()
+        # Catch up: whatever happened while this socket was away, from the database.
+        await self.send(text_data=await _transcript_html(conversation))
+
+    async def disconnect(self, code: int) -> None:
+        # The turn keeps running: leaving the page must not lose the answer.
+        for group in self.groups_joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        payload = _parse_frame(text_data, bytes_data)
+        if isinstance(payload, str):
+            await self.send(text_data=fragments.alert(payload))
+            return
+        action = payload.get("action", "send")
+        if action == "stop":
+            await self.channel_layer.group_send(
+                conversation_group(self.conversation_id), {"type": "turn.stop"}
+            )
+        elif action == "send":
+            await self.start_turn(payload.get("message"))
+        else:
+            await self.send(text_data=fragments.alert("Unknown action."))
+
+    async def start_turn(self, text: object) -> None:
+        if not isinstance(text, str):
+            await self.send(text_data=fragments.alert("Type a message first."))
+            return
+        engine = get_engine()
+        try:
+            started, sidebar = await _start_turn(self.scope["user"], self.conversation_id, text, engine)
+        except services.TurnRejected as rejected:
+            # Give the text back so that nothing the person typed is lost.
+            await self.send(text_data=fragments.alert(str(rejected)) + fragments.composer(text))
+            return
+        appended = fragments.messages_appended(
+            [(started.user_message, []), (started.assistant_message, [])]
+        )
+        await self.channel_layer.group_send(
+            conversation_group(self.conversation_id),
+            {"type": "chat.fragment", "html": appended},
+        )
+        await self.send(text_data=fragments.alert("") + (sidebar or ""))
+        runner.turn_launch(
+            conversation_id=self.conversation_id,
+            message_id=started.assistant_message.pk,
+            listener=ConversationBroadcaster(self.conversation_id),
+            engine=engine,
+        )
+
+    # --- Group messages (only the server sends these) ----------------------------------------------
+
+    async def chat_fragment(self, event: dict[str, Any]) -> None:
+        await self.send(text_data=event["html"])
+
+    async def turn_stop(self, event: dict[str, Any]) -> None:
+        runner.turn_stop(self.conversation_id)
+
+    async def session_ended(self, event: dict[str, Any]) -> None:
+        await self.close(code=CLOSE_SESSION_ENDED)
+
+
+def _parse_frame(text_data: str | None, bytes_data: bytes | None) -> dict[str, Any] | str:
+    """The frame as a JSON object, or the reason it is refused."""
+    if bytes_data is not None or text_data is None:
+        return "Binary frames are not accepted."
+    if len(text_data) > MAX_FRAME_CHARS:
+        return "That message is too large to send."
+    try:
+        payload = json.loads(text_data)
+    except (ValueError, RecursionError):
+        return "That frame was not valid JSON."
+    if not isinstance(payload, dict):
+        return "That frame was not a JSON object."
+    return payload
+
+
+@database_sync_to_async
+def _conversation_for(user: Any, conversation_id: int) -> Conversation | None:
+    return selectors.conversation_get(user=user, conversation_id=conversation_id)
+
+
+@database_sync_to_async
+def _transcript_html(conversation: Conversation) -> str:
+    return fragments.messages_replaced(selectors.message_list(conversation=conversation))
+
+
+@database_sync_to_async
+def _start_turn(
+    user: Any, conversation_id: int, text: str, engine: Any
+) -> tuple[services.StartedTurn, str | None]:
+    conversation = selectors.conversation_get(user=user, conversation_id=conversation_id)
+    if conversation is None:
+        raise services.TurnRejected("This conversation no longer exists.")
+    started = services.turn_start(conversation=conversation, text=text, engine=engine)
+    sidebar = None
+    if started.title_changed:
+        sidebar = fragments.sidebar(selectors.conversation_list(user=user), conversation)
+    return started, sidebar

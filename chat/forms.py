@@ -1,0 +1,8 @@
+from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.models import User
+
+
+class SignupForm(UserCreationForm[User]):
+    class Meta(UserCreationForm.Meta):
+        model = User
+        fields = ("username",)

@@ -1,0 +1,42 @@
+"""HTML fragments sent over the WebSocket; each reuses the partial the page itself renders."""
+
+from collections.abc import Iterable, Sequence
+
+from django.template.loader import render_to_string
+
+from chat.engines import ENGINE_LABELS
+from chat.models import Conversation, Message, ToolCall
+
+
+def message_bubble(message: Message, tool_calls: Sequence[ToolCall]) -> str:
+    return render_to_string(
+        "chat/_message.html",
+        {"message": message, "tool_calls": tool_calls, "engine_labels": ENGINE_LABELS},
+    )
+
+
+def messages_appended(messages: Iterable[tuple[Message, Sequence[ToolCall]]]) -> str:
+    bubbles = "".join(message_bubble(m, calls) for m, calls in messages)
+    return f'<div id="messages" hx-swap-oob="beforeend">{bubbles}</div>'
+
+
+def messages_replaced(messages: Iterable[Message]) -> str:
+    """The whole transcript; `messages` must have their tool calls prefetched."""
+    return render_to_string(
+        "chat/_messages.html",
+        {"transcript": messages, "engine_labels": ENGINE_LABELS, "oob": True},
+    )
+
+
+def alert(text: str) -> str:
+    return render_to_string("chat/_alert.html", {"alert": text})
+
+
+def composer(text: str = "") -> str:
+    return render_to_string("chat/_composer_input.html", {"text": text, "oob": True})
+
+
+def sidebar(conversations: Iterable[Conversation], current: Conversation) -> str:
+    return render_to_string(
+        "chat/_sidebar.html", {"conversations": conversations, "current": current, "oob": True}
+    )

@@ -1,0 +1,75 @@
+"""Run one turn from the shell, through the same service as the page, and print the stream."""
+
+import asyncio
+import sys
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from chat import selectors, services
+from chat.engines import get_engine
+from chat.models import Conversation
+
+
+class TerminalListener:
+    def __init__(self, out: Any) -> None:
+        self.out = out
+        self.shown_calls = 0
+
+    async def turn_changed(self, update: services.TurnUpdate) -> None:
+        for call in update.tool_calls[self.shown_calls :]:
+            verdict = call.error or call.output[:160]
+            self.out.write(f"[tool {call.name}({call.raw_arguments}) -> {verdict}]\n")
+        self.shown_calls = len(update.tool_calls)
+        if update.delta:
+            self.out.write(update.delta)
+            self.out.flush()
+
+
+class Command(BaseCommand):
+    help = "Ask the assistant one question as a user; the turn is stored like any other."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("question")
+        parser.add_argument("--user", required=True, help="Username to ask as.")
+        parser.add_argument(
+            "--conversation", type=int, help="Continue this conversation (default: a new one)."
+        )
+        parser.add_argument("--engine", help="Engine to use (default: the configured one).")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        user = get_user_model().objects.filter(username=options["user"]).first()
+        if user is None:
+            raise CommandError(f"No user named {options['user']!r}.")
+        conversation: Conversation | None
+        if options["conversation"]:
+            conversation = selectors.conversation_get(
+                user=user, conversation_id=options["conversation"]
+            )
+            if conversation is None:
+                raise CommandError(f"{user} has no conversation {options['conversation']}.")
+        else:
+            conversation = services.conversation_get_or_create_empty(owner=user)
+        engine = get_engine(options["engine"])
+        try:
+            started = services.turn_start(
+                conversation=conversation, text=options["question"], engine=engine
+            )
+        except services.TurnRejected as rejected:
+            raise CommandError(str(rejected)) from None
+        message = asyncio.run(
+            services.turn_run(
+                message_id=started.assistant_message.pk,
+                listener=TerminalListener(sys.stdout),
+                engine=engine,
+            )
+        )
+        self.stdout.write("")
+        summary = f"[conversation {conversation.pk}, message {message.pk}: {message.status}]"
+        if message.error_detail:
+            summary += f" {message.error_detail}"
+        ending = self.style.SUCCESS if message.status == "complete" else self.style.ERROR
+        self.stdout.write(ending(summary))
+        if message.status != "complete":
+            raise SystemExit(1)

@@ -1,0 +1,93 @@
+"""Conversations, their messages, and the receipts of the tools the assistant called."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Conversation(models.Model):
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations"
+    )
+    title = models.CharField(max_length=120, blank=True)
+    engine = models.CharField(max_length=32, help_text="The engine the provider thread belongs to.")
+    provider_thread_id = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="The provider-side thread (OpenAI conversation or Assistants thread) id.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at", "-pk"]
+        indexes = [models.Index(fields=["owner", "-updated_at"])]
+
+    def __str__(self) -> str:
+        return self.title or f"Conversation {self.pk}"
+
+
+class Message(models.Model):
+    class Role(models.TextChoices):
+        USER = "user", "Person"
+        ASSISTANT = "assistant", "Assistant"
+
+    class Status(models.TextChoices):
+        STREAMING = "streaming", "Streaming"
+        COMPLETE = "complete", "Complete"
+        INTERRUPTED = "interrupted", "Interrupted"
+        ERROR = "error", "Error"
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    text = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.COMPLETE)
+    error_detail = models.TextField(blank=True)
+    engine = models.CharField(max_length=32, blank=True)
+    model_name = models.CharField(max_length=100, blank=True)
+    usage = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            # One active turn per conversation, enforced by the database, not by hope.
+            models.UniqueConstraint(
+                fields=["conversation"],
+                condition=Q(status="streaming"),
+                name="one_streaming_message_per_conversation",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_role_display()}: {self.text[:60]}"
+
+    @property
+    def is_streaming(self) -> bool:
+        return self.status == self.Status.STREAMING
+
+
+class ToolCall(models.Model):
+    """The receipt of one tool call: what the model asked, what we answered, how long it took."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="tool_calls")
+    call_id = models.CharField(max_length=200)
+    name = models.CharField(max_length=100)
+    raw_arguments = models.TextField(blank=True)
+    parsed_input = models.JSONField(null=True, blank=True)
+    output = models.TextField(blank=True, help_text="The text sent back to the model.")
+    result = models.JSONField(null=True, blank=True, help_text="Structured result, when it ran.")
+    error = models.TextField(blank=True)
+    duration_ms = models.FloatField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.name}({self.raw_arguments[:60]})"
+
+    @property
+    def succeeded(self) -> bool:
+        return not self.error

@@ -1,0 +1,28 @@
+from decimal import Decimal, InvalidOperation
+
+from django import template
+from django.utils.safestring import SafeString, mark_safe
+
+from chat.rendering import markdown_to_safe_html
+
+register = template.Library()
+
+
+@register.filter
+def markdown(text: str) -> SafeString:
+    """Render Markdown; the output is sanitized by nh3, which is what makes mark_safe sound."""
+    return mark_safe(markdown_to_safe_html(text))  # noqa: S308 - sanitized just above
+
+
+@register.filter
+def euros(value: object) -> str:
+    """'14500.00' -> '€14,500.00'; anything that is not a number is shown as it is."""
+    try:
+        return f"€{Decimal(str(value)):,.2f}"
+    except (InvalidOperation, ValueError):
+        return str(value)
+
+
+@register.filter
+def get_item(mapping: dict[str, str], key: str) -> str:
+    return mapping.get(key, "")

@@ -1,0 +1,64 @@
+"""Pages: the conversation page, starting a new conversation, and signing up."""
+
+from django.conf import settings
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from chat import selectors, services
+from chat.engines import ENGINE_LABELS, default_engine_name
+from chat.forms import SignupForm
+
+
+@require_GET
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    """The newest conversation, or a fresh one for a person who has none."""
+    latest = selectors.conversation_list(user=request.user).first()
+    if latest is None:
+        latest = services.conversation_get_or_create_empty(owner=request.user)  # type: ignore[arg-type]
+    return redirect("chat:conversation", pk=latest.pk)
+
+
+@require_POST
+@login_required
+def conversation_new(request: HttpRequest) -> HttpResponse:
+    conversation = services.conversation_get_or_create_empty(owner=request.user)  # type: ignore[arg-type]
+    return redirect("chat:conversation", pk=conversation.pk)
+
+
+@require_GET
+@login_required
+def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """The transcript from the database; the socket then streams what comes next."""
+    conversation = selectors.conversation_get(user=request.user, conversation_id=pk)
+    if conversation is None:
+        raise Http404("No such conversation.")
+    engine_name = default_engine_name()
+    return render(
+        request,
+        "chat/conversation.html",
+        {
+            "conversation": conversation,
+            "conversations": selectors.conversation_list(user=request.user),
+            "transcript": selectors.message_list(conversation=conversation),
+            "current": conversation,
+            "engine_labels": ENGINE_LABELS,
+            "engine_label": ENGINE_LABELS.get(engine_name, engine_name),
+            "max_message_chars": settings.CHAT_MAX_MESSAGE_CHARS,
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("chat:home")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        login(request, user)
+        return redirect("chat:home")
+    return render(request, "registration/signup.html", {"form": form})
