@@ -57,6 +57,9 @@ class ConversationAdmin(ReadOnlyAdmin):
     readonly_fields = fields
     inlines = [MessageInline]
 
+    class Media:
+        css = {"all": ["chat/admin.css"]}
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[Conversation]:
         return super().get_queryset(request).select_related("owner").distinct()
 

@@ -37,6 +37,7 @@ def composer(text: str = "") -> str:
 
 
 def sidebar(conversations: Iterable[Conversation], current: Conversation) -> str:
+    """The conversation list and the page title, after a conversation got its title."""
     return render_to_string(
         "chat/_sidebar.html", {"conversations": conversations, "current": current, "oob": True}
-    )
+    ) + render_to_string("chat/_title.html", {"conversation": current, "oob": True})

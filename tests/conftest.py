@@ -1,0 +1,70 @@
+import asyncio
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from channels.layers import channel_layers
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import User
+from django.test import Client
+
+from taxsite.asgi import application
+
+ORIGIN = (b"origin", b"http://127.0.0.1:8000")
+
+
+@pytest.fixture(autouse=True)
+def fresh_channel_layer() -> Iterator[None]:
+    """Each test gets its own in-memory layer: no group left over from another test."""
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
+@pytest.fixture
+def alice(django_user_model: type[User]) -> User:
+    return django_user_model.objects.create_user(username="alice", password="correct horse 1")
+
+
+@pytest.fixture
+def bob(django_user_model: type[User]) -> User:
+    return django_user_model.objects.create_user(username="bob", password="correct horse 2")
+
+
+def session_cookie(user: User) -> tuple[bytes, bytes]:
+    client = Client()
+    client.force_login(user)
+    return (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())
+
+
+def socket_for(path: str, headers: list[tuple[bytes, bytes]]) -> WebsocketCommunicator:
+    return WebsocketCommunicator(application, path, headers=headers)
+
+
+async def receive_until(
+    communicator: WebsocketCommunicator, predicate: Any, timeout: float = 5.0
+) -> list[str]:
+    """Frames received until one satisfies `predicate` (included); fails on timeout."""
+    frames: list[str] = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            raise AssertionError(f"no matching frame in {timeout}s; got {frames[-3:]}")
+        frame = await communicator.receive_from(timeout=remaining)
+        frames.append(frame)
+        if predicate(frame):
+            return frames
+
+
+def is_finished_bubble(message_id: int) -> Any:
+    def check(frame: str) -> bool:
+        return f'id="message-{message_id}"' in frame and 'data-status="streaming"' not in frame
+
+    return check
+
+
+def frame(message: str, **extra: Any) -> str:
+    return json.dumps({"message": message, "HEADERS": {"HX-Request": "true"}, **extra})

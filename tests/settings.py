@@ -1,0 +1,13 @@
+"""Test settings: the embedded defaults, never a real provider, no delays."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "tests-only-not-secret")
+os.environ["OFFLINE_TOKEN_DELAY"] = "0"
+# A developer's own key or Redis must not leak into the suite; tests opt in explicitly.
+for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ASSISTANT_ENGINE", "REDIS_URL", "DATABASE_URL"):
+    os.environ.pop(name, None)
+
+from taxsite.settings import *  # noqa: E402, F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests

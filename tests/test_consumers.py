@@ -1,0 +1,211 @@
+import asyncio
+import json
+
+import pytest
+from django.contrib.auth.models import User
+
+from chat import services
+from chat.engines.offline import OfflineEngine
+from chat.models import Conversation, Message, ToolCall
+from tests.conftest import ORIGIN, frame, is_finished_bubble, receive_until, session_cookie, socket_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def make_conversation(user: User) -> Conversation:
+    return await asyncio.to_thread(services.conversation_get_or_create_empty, owner=user)
+
+
+async def connect(user: User | None, conversation: Conversation, origin: tuple[bytes, bytes] | None = ORIGIN):
+    headers = [origin] if origin else []
+    if user is not None:
+        headers.append(await asyncio.to_thread(session_cookie, user))
+    communicator = socket_for(f"/ws/conversations/{conversation.pk}/", headers)
+    connected, code = await communicator.connect()
+    return communicator, connected, code
+
+
+async def test_tax_question_streams_in_order_and_completes(alice: User) -> None:
+    conversation = await make_conversation(alice)
+    socket, connected, _ = await connect(alice, conversation)
+    assert connected
+    await socket.receive_from()  # the catch-up transcript
+    await socket.send_to(text_data=frame("What is the tax on 85,000 euros of revenue?"))
+    frames = await receive_until(socket, lambda f: 'id="messages"' in f)
+    assert any("conversation-list" in f and "What is the tax on 85,000" in f for f in frames)
+    appended = frames[-1]
+    assert "What is the tax on 85,000 euros of revenue?" in appended
+    assert 'data-status="streaming"' in appended
+    answer = await Message.objects.aget(conversation=conversation, role="assistant")
+    frames = await receive_until(socket, is_finished_bubble(answer.pk))
+    assert "Tax calculation" in frames[0]  # the card comes before the text
+    texts = [f for f in frames if 'data-status="streaming"' in f]
+    lengths = [len(f) for f in texts]
+    assert lengths == sorted(lengths)  # each frame carries more of the answer
+    assert "€14,500.00" in frames[-1]
+    assert 'data-status="complete"' in frames[-1]
+    await socket.disconnect()
+    stored = await Message.objects.aget(pk=answer.pk)
+    assert stored.status == "complete"
+    assert await ToolCall.objects.filter(message=stored).acount() == 1
+
+
+async def test_second_send_while_streaming_is_refused_and_text_given_back(
+    alice: User, settings: object
+) -> None:
+    settings.OFFLINE_TOKEN_DELAY = 0.05  # type: ignore[attr-defined]
+    conversation = await make_conversation(alice)
+    socket, _, _ = await connect(alice, conversation)
+    await socket.receive_from()
+    await socket.send_to(text_data=frame("tax on 85000 EUR"))
+    await receive_until(socket, lambda f: 'id="messages"' in f)
+    await socket.send_to(text_data=frame("and on 90000 EUR?"))
+    refusal = await receive_until(socket, lambda f: "chat-alert" in f and "still being written" in f)
+    assert "and on 90000 EUR?" in refusal[-1]  # restored into the composer
+    assert await Message.objects.filter(conversation=conversation).acount() == 2
+    await socket.send_to(text_data=json.dumps({"action": "stop"}))
+    answer = await Message.objects.aget(conversation=conversation, role="assistant")
+    await receive_until(socket, is_finished_bubble(answer.pk))
+    await socket.disconnect()
+
+
+async def test_stop_ends_the_answer_as_interrupted(alice: User, settings: object) -> None:
+    settings.OFFLINE_TOKEN_DELAY = 0.05  # type: ignore[attr-defined]
+    conversation = await make_conversation(alice)
+    socket, _, _ = await connect(alice, conversation)
+    await socket.receive_from()
+    await socket.send_to(text_data=frame("tax on 85000 EUR"))
+    await receive_until(socket, lambda f: 'id="messages"' in f)
+    await asyncio.sleep(0.2)
+    await socket.send_to(text_data=json.dumps({"action": "stop"}))
+    answer = await Message.objects.aget(conversation=conversation, role="assistant")
+    frames = await receive_until(socket, is_finished_bubble(answer.pk))
+    assert 'data-status="interrupted"' in frames[-1]
+    assert "Stopped before the answer was finished" in frames[-1]
+    stored = await Message.objects.aget(pk=answer.pk)
+    assert stored.status == "interrupted"
+    assert 0 < len(stored.text) < 300  # partial text kept
+    await socket.disconnect()
+
+
+async def test_turn_finishes_and_is_stored_after_the_socket_closes(alice: User, settings: object) -> None:
+    settings.OFFLINE_TOKEN_DELAY = 0.01  # type: ignore[attr-defined]
+    conversation = await make_conversation(alice)
+    socket, _, _ = await connect(alice, conversation)
+    await socket.receive_from()
+    await socket.send_to(text_data=frame("tax on 85000 EUR"))
+    await receive_until(socket, lambda f: 'id="messages"' in f)
+    await socket.disconnect()
+    answer = await Message.objects.aget(conversation=conversation, role="assistant")
+    for _ in range(100):
+        await asyncio.sleep(0.05)
+        await answer.arefresh_from_db()
+        if answer.status != "streaming":
+            break
+    assert answer.status == "complete"
+    assert "€14,500.00" in answer.text
+
+
+async def test_reconnecting_socket_receives_the_stored_transcript(alice: User) -> None:
+    conversation = await make_conversation(alice)
+    await asyncio.to_thread(
+        services.turn_start, conversation=conversation, text="tax on 85000 EUR", engine=OfflineEngine()
+    )
+    socket, _, _ = await connect(alice, conversation)
+    catch_up = await socket.receive_from()
+    assert 'id="messages" class="messages" hx-swap-oob="innerHTML"' in catch_up
+    assert "tax on 85000 EUR" in catch_up
+    assert 'data-status="streaming"' in catch_up
+    await socket.disconnect()
+
+
+async def test_anonymous_socket_is_refused_before_accept(alice: User) -> None:
+    conversation = await make_conversation(alice)
+    _, connected, code = await connect(None, conversation)
+    assert not connected
+    assert code == 4401
+
+
+async def test_another_persons_conversation_is_refused_and_nothing_written(
+    alice: User, bob: User
+) -> None:
+    conversation = await make_conversation(alice)
+    socket, connected, code = await connect(bob, conversation)
+    assert not connected
+    assert code == 4404
+    assert await Message.objects.acount() == 0
+
+
+@pytest.mark.parametrize(
+    "origin", [(b"origin", b"https://evil.example"), (b"origin", b"http://127.0.0.1.evil.example"), None]
+)
+async def test_foreign_or_missing_origin_is_refused(alice: User, origin: tuple[bytes, bytes] | None) -> None:
+    conversation = await make_conversation(alice)
+    _, connected, _ = await connect(alice, conversation, origin=origin)
+    assert not connected
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        ("not json", "not valid JSON"),
+        ("[1, 2]", "not a JSON object"),
+        ("   ", "not valid JSON"),
+        ('{"type": "turn.stop"}', "Type a message first"),
+        ('{"type": "websocket.disconnect", "message": 5}', "Type a message first"),
+        ('{"action": "chat_fragment", "html": "<script>"}', "Unknown action"),
+        ("x" * 70_000, "too large"),
+    ],
+)
+async def test_bad_frames_get_an_error_and_the_socket_stays_usable(
+    alice: User, payload: str, reason: str
+) -> None:
+    conversation = await make_conversation(alice)
+    socket, _, _ = await connect(alice, conversation)
+    await socket.receive_from()
+    await socket.send_to(text_data=payload)
+    assert reason in await socket.receive_from()
+    await socket.send_to(text_data=frame("hello"))
+    await receive_until(socket, lambda f: 'id="messages"' in f and "hello" in f)
+    answer = await Message.objects.aget(conversation=conversation, role="assistant")
+    await receive_until(socket, is_finished_bubble(answer.pk))
+    await socket.disconnect()
+
+
+async def test_binary_frame_is_refused(alice: User) -> None:
+    conversation = await make_conversation(alice)
+    socket, _, _ = await connect(alice, conversation)
+    await socket.receive_from()
+    await socket.send_to(bytes_data=b"\x00\x01")
+    assert "Binary frames are not accepted" in await socket.receive_from()
+    await socket.disconnect()
+
+
+async def test_person_text_is_escaped_in_the_streamed_fragment(alice: User) -> None:
+    conversation = await make_conversation(alice)
+    socket, _, _ = await connect(alice, conversation)
+    await socket.receive_from()
+    await socket.send_to(text_data=frame('<img src=x onerror="alert(1)"> tax on 85000 EUR'))
+    appended = (await receive_until(socket, lambda f: 'id="messages"' in f))[-1]
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in appended
+    assert "<img" not in appended
+    answer = await Message.objects.aget(conversation=conversation, role="assistant")
+    await receive_until(socket, is_finished_bubble(answer.pk))
+    await socket.disconnect()
+
+
+async def test_logout_closes_the_persons_open_sockets(alice: User) -> None:
+    from asgiref.sync import sync_to_async
+    from django.test import Client
+
+    conversation = await make_conversation(alice)
+    client = Client()
+    await sync_to_async(client.force_login)(alice)
+    cookie = (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())
+    socket = socket_for(f"/ws/conversations/{conversation.pk}/", [ORIGIN, cookie])
+    connected, _ = await socket.connect()
+    assert connected
+    await socket.receive_from()
+    await sync_to_async(client.post)("/accounts/logout/")
+    output = await socket.receive_output(timeout=2)
+    assert output == {"type": "websocket.close", "code": 4001}

@@ -1,0 +1,204 @@
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from django.contrib.auth.models import User
+
+from chat import services
+from chat.engines.base import EngineEvent, TextDelta, TurnDone, TurnFailed, TurnRequest
+from chat.engines.offline import OfflineEngine
+from chat.models import Conversation, Message, ToolCall
+
+
+class RecordingListener:
+    def __init__(self) -> None:
+        self.updates: list[services.TurnUpdate] = []
+
+    async def turn_changed(self, update: services.TurnUpdate) -> None:
+        self.updates.append(update)
+
+
+class ScriptedEngine:
+    """An engine that yields the given events, optionally pausing forever at the end."""
+
+    name = "scripted"
+    label = "Scripted"
+    model_name = "scripted-1"
+
+    def __init__(self, events: list[EngineEvent], hang: bool = False) -> None:
+        self.events = events
+        self.hang = hang
+        self.closed = False
+
+    async def stream(self, request: TurnRequest) -> AsyncIterator[EngineEvent]:
+        try:
+            for event in self.events:
+                yield event
+            if self.hang:
+                await asyncio.sleep(3600)
+        finally:
+            self.closed = True
+
+
+def start(user: User, text: str, engine: object = None) -> services.StartedTurn:
+    conversation = services.conversation_get_or_create_empty(owner=user)
+    return services.turn_start(
+        conversation=conversation, text=text, engine=engine or OfflineEngine()
+    )
+
+
+@pytest.mark.django_db
+def test_turn_start_stores_the_question_before_any_provider_call(alice: User) -> None:
+    started = start(alice, "  What is the tax on 85,000 euros?  ")
+    assert Message.objects.get(pk=started.user_message.pk).text == "What is the tax on 85,000 euros?"
+    assert started.assistant_message.status == Message.Status.STREAMING
+    assert started.assistant_message.conversation.title == "What is the tax on 85,000 euros?"
+
+
+@pytest.mark.django_db
+def test_second_turn_in_the_same_conversation_is_refused_while_one_streams(alice: User) -> None:
+    first = start(alice, "first question")
+    conversation = first.user_message.conversation
+    with pytest.raises(services.TurnRejected, match="still being written"):
+        services.turn_start(conversation=conversation, text="second", engine=OfflineEngine())
+    assert conversation.messages.count() == 2  # nothing half-stored
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("text", "reason"), [("   ", "Type a message"), ("x" * 4001, "limit")])
+def test_empty_or_oversized_message_is_refused(alice: User, text: str, reason: str) -> None:
+    with pytest.raises(services.TurnRejected, match=reason):
+        start(alice, text)
+    assert not Message.objects.exists()
+
+
+@pytest.mark.django_db
+def test_new_conversation_reuses_the_empty_one(alice: User) -> None:
+    first = services.conversation_get_or_create_empty(owner=alice)
+    assert services.conversation_get_or_create_empty(owner=alice) == first
+    start(alice, "hello")
+    assert services.conversation_get_or_create_empty(owner=alice) != first
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_offline_turn_stores_receipt_and_answer(alice: User) -> None:
+    started = await asyncio.to_thread(start, alice, "What is the tax on 85,000 euros of revenue?")
+    listener = RecordingListener()
+    message = await services.turn_run(
+        message_id=started.assistant_message.pk, listener=listener, engine=OfflineEngine()
+    )
+    assert message.status == Message.Status.COMPLETE
+    stored = await Message.objects.aget(pk=message.pk)
+    assert "€14,500.00" in stored.text
+    call = await ToolCall.objects.aget(message=stored)
+    assert call.name == "calculate_tax"
+    assert call.parsed_input == {"revenue": "85000"}
+    assert call.result is not None and call.result["tax"] == "14500.00"
+    assert listener.updates[-1].finished
+    assert listener.updates[-1].tool_calls[0].pk == call.pk
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_failure_keeps_partial_text(alice: User) -> None:
+    started = await asyncio.to_thread(start, alice, "question")
+    engine = ScriptedEngine(
+        [TextDelta("Half an "), TextDelta("answer"), TurnFailed("The connection dropped.", interrupted=True)]
+    )
+    message = await services.turn_run(
+        message_id=started.assistant_message.pk, listener=RecordingListener(), engine=engine
+    )
+    stored = await Message.objects.aget(pk=message.pk)
+    assert (stored.status, stored.text) == (Message.Status.INTERRUPTED, "Half an answer")
+    assert stored.error_detail == "The connection dropped."
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_stop_cancels_the_engine_and_keeps_partial_text(alice: User) -> None:
+    started = await asyncio.to_thread(start, alice, "question")
+    engine = ScriptedEngine([TextDelta("So far")], hang=True)
+    task = asyncio.create_task(
+        services.turn_run(
+            message_id=started.assistant_message.pk, listener=RecordingListener(), engine=engine
+        )
+    )
+    await asyncio.sleep(0.2)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert engine.closed  # the upstream stream was closed, not left running
+    stored = await Message.objects.aget(pk=started.assistant_message.pk)
+    assert (stored.status, stored.text) == (Message.Status.INTERRUPTED, "So far")
+    # The conversation can take the next question.
+    conversation = await Conversation.objects.aget(pk=stored.conversation_id)
+    await asyncio.to_thread(
+        services.turn_start, conversation=conversation, text="next", engine=OfflineEngine()
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_engine_crash_ends_as_error_with_a_clear_message(alice: User) -> None:
+    class CrashingEngine(ScriptedEngine):
+        async def stream(self, request: TurnRequest) -> AsyncIterator[EngineEvent]:
+            yield TextDelta("Partial")
+            raise RuntimeError("provider SDK bug")
+
+    started = await asyncio.to_thread(start, alice, "question")
+    message = await services.turn_run(
+        message_id=started.assistant_message.pk, listener=RecordingListener(), engine=CrashingEngine([])
+    )
+    stored = await Message.objects.aget(pk=message.pk)
+    assert stored.status == Message.Status.ERROR
+    assert stored.text == "Partial"
+    assert stored.error_detail == services.UNEXPECTED_MESSAGE
+    assert "SDK" not in stored.error_detail
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_text_is_checkpointed_during_a_long_answer_not_per_delta(
+    alice: User, settings: object
+) -> None:
+    settings.CHAT_CHECKPOINT_SECONDS = 0.05  # type: ignore[attr-defined]
+    started = await asyncio.to_thread(start, alice, "question")
+    seen_in_database: list[str] = []
+
+    class SlowEngine(ScriptedEngine):
+        async def stream(self, request: TurnRequest) -> AsyncIterator[EngineEvent]:
+            for index in range(6):
+                yield TextDelta(f"{index} ")
+                await asyncio.sleep(0.03)
+                stored = await Message.objects.aget(pk=started.assistant_message.pk)
+                seen_in_database.append(stored.text)
+            yield TurnDone()
+
+    await services.turn_run(
+        message_id=started.assistant_message.pk, listener=RecordingListener(), engine=SlowEngine([])
+    )
+    assert seen_in_database[0] == ""  # not written for the first delta
+    assert any(text and text != "0 1 2 3 4 5 " for text in seen_in_database)  # checkpointed midway
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_tool_calls_beyond_the_cap_are_refused_not_run(alice: User, settings: object) -> None:
+    from chat.engines.base import ToolCallRequested
+
+    settings.ASSISTANT_MAX_TOOL_CALLS_PER_TURN = 2  # type: ignore[attr-defined]
+    calls = [ToolCallRequested(f"call_{i}", "calculate_tax", '{"revenue": "1000"}') for i in range(5)]
+    started = await asyncio.to_thread(start, alice, "question")
+    await services.turn_run(
+        message_id=started.assistant_message.pk,
+        listener=RecordingListener(),
+        engine=ScriptedEngine([*calls, TurnDone()]),
+    )
+    receipts = [c async for c in ToolCall.objects.filter(message_id=started.assistant_message.pk)]
+    assert len(receipts) == 5
+    assert [bool(r.result) for r in receipts] == [True, True, False, False, False]
+    assert all("Too many tool calls" in r.output for r in receipts[2:])
+
+
+@pytest.mark.django_db
+def test_restart_marks_orphaned_streaming_answers_interrupted(alice: User) -> None:
+    started = start(alice, "question")
+    assert services.turns_recover_interrupted() == 1
+    orphan = Message.objects.get(pk=started.assistant_message.pk)
+    assert orphan.status == Message.Status.INTERRUPTED
+    assert "restarted" in orphan.error_detail

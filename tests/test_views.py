@@ -1,0 +1,120 @@
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+from chat import services
+from chat.engines.offline import OfflineEngine
+from chat.models import Conversation, Message, ToolCall
+from tests.htmlcheck import active_parts
+
+pytestmark = pytest.mark.django_db
+
+
+def logged_in(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def conversation_with_answer(user: User, question: str, answer: str) -> Conversation:
+    conversation = services.conversation_get_or_create_empty(owner=user)
+    started = services.turn_start(conversation=conversation, text=question, engine=OfflineEngine())
+    started.assistant_message.text = answer
+    started.assistant_message.status = Message.Status.COMPLETE
+    started.assistant_message.save()
+    return conversation
+
+
+@pytest.mark.parametrize("path", ["/", "/c/1/"])
+def test_chat_pages_require_login(client: Client, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_signup_logs_the_person_in_and_opens_a_conversation(client: Client) -> None:
+    response = client.post(
+        "/accounts/signup/",
+        {"username": "carol", "password1": "a long passphrase 9", "password2": "a long passphrase 9"},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert response.context["user"].username == "carol"
+    assert 'ws-connect="/ws/conversations/' in response.content.decode()
+
+
+def test_signup_shows_errors_and_keeps_the_username(client: Client) -> None:
+    response = client.post(
+        "/accounts/signup/", {"username": "dave", "password1": "short", "password2": "other"}
+    )
+    assert response.status_code == 200
+    assert "didn’t match" in response.content.decode()
+    assert 'value="dave"' in response.content.decode()
+
+
+def test_conversation_page_shows_transcript_card_and_disclaimer(alice: User) -> None:
+    conversation = services.conversation_get_or_create_empty(owner=alice)
+    started = services.turn_start(
+        conversation=conversation, text="tax on 85000 EUR?", engine=OfflineEngine()
+    )
+    ToolCall.objects.create(
+        message=started.assistant_message,
+        call_id="call_1",
+        name="calculate_tax",
+        raw_arguments='{"revenue": "85000"}',
+        result={
+            "revenue": "85000.00",
+            "tax": "14500.00",
+            "effective_rate_percent": "17.06",
+            "breakdown": [],
+        },
+        output="{}",
+    )
+    response = logged_in(alice).get(f"/c/{conversation.pk}/")
+    html = response.content.decode()
+    assert "tax on 85000 EUR?" in html
+    assert "€14,500.00" in html
+    assert "not real tax law" in html
+    assert 'data-status="streaming"' in html  # the answer so far, still being written
+    assert '<label for="message-input"' in html
+    assert "htmx-2.min.js" in html and "hx-ws-2.min.js" in html
+
+
+def test_sidebar_lists_only_my_conversations_newest_first(alice: User, bob: User) -> None:
+    conversation_with_answer(alice, "first question", "a")
+    second = conversation_with_answer(alice, "second question", "b")
+    conversation_with_answer(bob, "bob's secret question", "c")
+    html = logged_in(alice).get(f"/c/{second.pk}/").content.decode()
+    assert html.index("second question") < html.index("first question")
+    assert "bob&#x27;s secret" not in html and "bob's secret" not in html
+
+
+def test_another_persons_conversation_is_404(alice: User, bob: User) -> None:
+    conversation = conversation_with_answer(alice, "private", "answer")
+    assert logged_in(bob).get(f"/c/{conversation.pk}/").status_code == 404
+
+
+def test_home_opens_the_latest_conversation(alice: User) -> None:
+    latest = conversation_with_answer(alice, "latest", "answer")
+    response = logged_in(alice).get("/")
+    assert response["Location"] == f"/c/{latest.pk}/"
+
+
+def test_new_conversation_needs_post(alice: User) -> None:
+    client = logged_in(alice)
+    assert client.get("/c/new/").status_code == 405
+    response = client.post("/c/new/")
+    assert response.status_code == 302
+    assert Conversation.objects.filter(owner=alice).count() == 1
+
+
+def test_model_output_and_titles_are_inert_in_the_page(alice: User) -> None:
+    conversation = conversation_with_answer(
+        alice,
+        '<script>alert("t")</script> title',
+        '<img src=x onerror=alert(1)> [x](javascript:alert(1)) <a hx-get="/admin/">y</a>',
+    )
+    html = logged_in(alice).get(f"/c/{conversation.pk}/").content.decode()
+    transcript = html[html.index('id="messages"') : html.index('id="chat-alert"')]
+    assert active_parts(transcript) == []
+    assert "&lt;script&gt;alert" in html
