@@ -53,7 +53,15 @@ class ConversationAdmin(ReadOnlyAdmin):
     list_filter = ("owner", "created_at", "engine", "messages__status")
     search_fields = ("title", "messages__text", "owner__username")
     date_hierarchy = "created_at"
-    fields = ("owner", "title", "engine", "provider_thread_id", "created_at", "updated_at", "transcript")
+    fields = (
+        "owner",
+        "title",
+        "engine",
+        "provider_thread_id",
+        "created_at",
+        "updated_at",
+        "transcript",
+    )
     readonly_fields = fields
     inlines = [MessageInline]
 
@@ -72,14 +80,25 @@ class ConversationAdmin(ReadOnlyAdmin):
         # Rendered with autoescaping on: model and person text is shown as text, never as HTML.
         html = render_to_string(
             "admin/chat/transcript.html",
-            {"transcript": selectors.message_list(conversation=obj), "engine_labels": ENGINE_LABELS},
+            {
+                "transcript": selectors.message_list(conversation=obj),
+                "engine_labels": ENGINE_LABELS,
+            },
         )
         return mark_safe(html)  # noqa: S308 - an autoescaped template
 
 
 @admin.register(Message)
 class MessageAdmin(ReadOnlyAdmin):
-    list_display = ("__str__", "conversation", "role", "status", "engine", "model_name", "created_at")
+    list_display = (
+        "__str__",
+        "conversation",
+        "role",
+        "status",
+        "engine",
+        "model_name",
+        "created_at",
+    )
     list_filter = ("role", "status", "engine", "created_at")
     search_fields = ("text", "error_detail")
     list_select_related = ("conversation",)

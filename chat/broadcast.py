@@ -1,4 +1,4 @@
-"""A turn listener that renders each change once and sends it to every socket on the conversation."""
+"""A turn listener: render each change once, send it to every socket on the conversation."""
 
 from channels.layers import get_channel_layer
 

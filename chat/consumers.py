@@ -3,11 +3,11 @@
 import json
 from typing import Any
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from chat import fragments, runner, selectors, services
 from chat.broadcast import ConversationBroadcaster
+from chat.db import db_async
 from chat.engines import get_engine
 from chat.groups import conversation_group, user_group
 from chat.models import Conversation
@@ -69,7 +69,9 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             return
         engine = get_engine()
         try:
-            started, sidebar = await _start_turn(self.scope["user"], self.conversation_id, text, engine)
+            started, sidebar = await _start_turn(
+                self.scope["user"], self.conversation_id, text, engine
+            )
         except services.TurnRejected as rejected:
             # Give the text back so that nothing the person typed is lost.
             await self.send(text_data=fragments.alert(str(rejected)) + fragments.composer(text))
@@ -89,7 +91,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             engine=engine,
         )
 
-    # --- Group messages (only the server sends these) ----------------------------------------------
+    # --- Group messages (only the server sends these) ----------------------------------------
 
     async def chat_fragment(self, event: dict[str, Any]) -> None:
         await self.send(text_data=event["html"])
@@ -116,17 +118,17 @@ def _parse_frame(text_data: str | None, bytes_data: bytes | None) -> dict[str, A
     return payload
 
 
-@database_sync_to_async
+@db_async
 def _conversation_for(user: Any, conversation_id: int) -> Conversation | None:
     return selectors.conversation_get(user=user, conversation_id=conversation_id)
 
 
-@database_sync_to_async
+@db_async
 def _transcript_html(conversation: Conversation) -> str:
     return fragments.messages_replaced(selectors.message_list(conversation=conversation))
 
 
-@database_sync_to_async
+@db_async
 def _start_turn(
     user: Any, conversation_id: int, text: str, engine: Any
 ) -> tuple[services.StartedTurn, str | None]:

@@ -3,6 +3,6 @@ from django.contrib.auth.models import User
 
 
 class SignupForm(UserCreationForm[User]):
-    class Meta(UserCreationForm.Meta):
+    class Meta:
         model = User
         fields = ("username",)

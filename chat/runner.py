@@ -3,7 +3,7 @@
 import asyncio
 import logging
 
-from chat.engines import Engine
+from chat.engines.base import Engine
 from chat.models import Message
 from chat.services import TurnListener, turn_run
 

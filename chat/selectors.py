@@ -1,12 +1,11 @@
 """Reads. Every function takes the person asking and only ever returns what they own."""
 
-from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 
 from chat.models import Conversation, Message, ToolCall
 
-AnyUser = AbstractBaseUser | AnonymousUser
+AnyUser = User | AnonymousUser
 
 
 def conversation_list(*, user: AnyUser) -> QuerySet[Conversation]:

@@ -8,14 +8,15 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from channels.db import database_sync_to_async
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
-from chat.engines import Engine, get_engine
+from chat.db import db_async
+from chat.engines import get_engine
 from chat.engines.base import (
+    Engine,
     PastMessage,
     PastToolCall,
     ProviderThreadBound,
@@ -35,7 +36,9 @@ logger = logging.getLogger(__name__)
 TITLE_CHARS = 60
 STOPPED_MESSAGE = "Stopped before the answer was finished."
 UNEXPECTED_MESSAGE = "Something went wrong on our side while answering. Please try again."
-TURN_RUNNING_MESSAGE = "An answer is still being written in this conversation. Wait for it, or stop it."
+TURN_RUNNING_MESSAGE = (
+    "An answer is still being written in this conversation. Wait for it, or stop it."
+)
 
 
 class TurnRejected(Exception):
@@ -66,7 +69,7 @@ class StartedTurn:
 # --- Conversations --------------------------------------------------------------------------------
 
 
-def conversation_get_or_create_empty(*, owner: AbstractBaseUser) -> Conversation:
+def conversation_get_or_create_empty(*, owner: User) -> Conversation:
     """A fresh conversation, reusing the person's empty one so "New" never piles up blanks."""
     empty = Conversation.objects.filter(owner=owner, messages__isnull=True).order_by("-pk").first()
     if empty is not None:
@@ -93,7 +96,9 @@ def turn_start(*, conversation: Conversation, text: str, engine: Engine) -> Star
         raise TurnRejected("Type a message first.")
     limit = settings.CHAT_MAX_MESSAGE_CHARS
     if len(text) > limit:
-        raise TurnRejected(f"Your message is {len(text):,} characters long; the limit is {limit:,}.")
+        raise TurnRejected(
+            f"Your message is {len(text):,} characters long; the limit is {limit:,}."
+        )
     try:
         with transaction.atomic():
             user_message = Message.objects.create(
@@ -159,7 +164,7 @@ def _history(conversation: Conversation, before: Message) -> tuple[list[PastMess
     return past, messages[-1].text
 
 
-@database_sync_to_async
+@db_async
 def _load_turn(message_id: int, engine: Engine) -> _TurnContext:
     message = Message.objects.select_related("conversation").get(pk=message_id)
     conversation = message.conversation
@@ -175,19 +180,19 @@ def _load_turn(message_id: int, engine: Engine) -> _TurnContext:
     return _TurnContext(message=message, conversation=conversation, request=request)
 
 
-@database_sync_to_async
+@db_async
 def _mark_failed(message_id: int, error: str) -> None:
     Message.objects.filter(pk=message_id).update(
         status=Message.Status.ERROR, error_detail=error, updated_at=timezone.now()
     )
 
 
-@database_sync_to_async
+@db_async
 def _checkpoint(message_id: int, text: str) -> None:
     Message.objects.filter(pk=message_id).update(text=text, updated_at=timezone.now())
 
 
-@database_sync_to_async
+@db_async
 def _bind_provider_thread(conversation: Conversation, engine_name: str, thread_id: str) -> None:
     if conversation.provider_thread_id and conversation.engine != engine_name:
         logger.info(
@@ -203,7 +208,7 @@ def _bind_provider_thread(conversation: Conversation, engine_name: str, thread_i
     conversation.save(update_fields=["engine", "provider_thread_id", "updated_at"])
 
 
-@database_sync_to_async
+@db_async
 def _save_tool_call(message: Message, call: ToolCallRequested, outcome: ToolOutcome) -> ToolCall:
     return ToolCall.objects.create(
         message=message,
@@ -221,13 +226,15 @@ def _save_tool_call(message: Message, call: ToolCallRequested, outcome: ToolOutc
 FINAL_SAVE_ATTEMPTS = 5
 
 
-@database_sync_to_async
+@db_async
 def _finish(message: Message, conversation: Conversation, engine_name: str) -> None:
     """Write the finished answer once; a locked database is retried, not given up on."""
     for attempt in range(1, FINAL_SAVE_ATTEMPTS + 1):
         try:
             with transaction.atomic():
-                message.save(update_fields=["text", "status", "error_detail", "usage", "updated_at"])
+                message.save(
+                    update_fields=["text", "status", "error_detail", "usage", "updated_at"]
+                )
                 if not conversation.engine:
                     conversation.engine = engine_name
                 conversation.save(update_fields=["engine", "updated_at"])
@@ -306,7 +313,9 @@ async def turn_run(
                 elif isinstance(event, ToolCallRequested):
                     await _on_tool_call(listener, ctx, event)
                 elif isinstance(event, UsageReported):
-                    ctx.usage["input_tokens"] = ctx.usage.get("input_tokens", 0) + event.input_tokens
+                    ctx.usage["input_tokens"] = (
+                        ctx.usage.get("input_tokens", 0) + event.input_tokens
+                    )
                     ctx.usage["output_tokens"] = (
                         ctx.usage.get("output_tokens", 0) + event.output_tokens
                     )
@@ -314,7 +323,9 @@ async def turn_run(
                     await _bind_provider_thread(ctx.conversation, engine.name, event.thread_id)
                 elif isinstance(event, TurnFailed):
                     logger.warning("Turn %s failed: %s %s", message_id, event.message, event.detail)
-                    status = Message.Status.INTERRUPTED if event.interrupted else Message.Status.ERROR
+                    status = (
+                        Message.Status.INTERRUPTED if event.interrupted else Message.Status.ERROR
+                    )
                     _end(ctx, status, event.message)
                     break
                 elif isinstance(event, TurnDone):
@@ -332,7 +343,8 @@ async def turn_run(
         _end(ctx, Message.Status.ERROR, UNEXPECTED_MESSAGE)
     await _finish(ctx.message, ctx.conversation, engine.name)
     await _notify(listener, ctx, finished=True)
-    return ctx.message
+    message: Message = ctx.message
+    return message
 
 
 def turns_recover_interrupted() -> int:
@@ -342,4 +354,3 @@ def turns_recover_interrupted() -> int:
         error_detail="The server restarted before this answer was finished.",
         updated_at=timezone.now(),
     )
-

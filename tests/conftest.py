@@ -43,7 +43,9 @@ def socket_for(path: str, headers: list[tuple[bytes, bytes]]) -> WebsocketCommun
 
 
 async def receive_until(
-    communicator: WebsocketCommunicator, predicate: Any, timeout: float = 5.0
+    communicator: WebsocketCommunicator,
+    predicate: Any,
+    timeout: float = 5.0,  # noqa: ASYNC109
 ) -> list[str]:
     """Frames received until one satisfies `predicate` (included); fails on timeout."""
     frames: list[str] = []

@@ -42,7 +42,13 @@ def test_staff_review_a_conversation_read_only(staff: Client, conversation_id: i
 
 @pytest.mark.parametrize(
     "query",
-    ["", "?q=needle", "?engine__exact=offline", "?messages__status__exact=complete", "?owner__id__exact=1"],
+    [
+        "",
+        "?q=needle",
+        "?engine__exact=offline",
+        "?messages__status__exact=complete",
+        "?owner__id__exact=1",
+    ],
 )
 def test_list_filters_and_search_load(staff: Client, conversation_id: int, query: str) -> None:
     assert staff.get(f"/admin/chat/conversation/{query}").status_code == 200
@@ -50,10 +56,15 @@ def test_list_filters_and_search_load(staff: Client, conversation_id: int, query
 
 def test_search_finds_message_text(staff: Client, conversation_id: int) -> None:
     assert "&lt;script&gt;" in staff.get("/admin/chat/conversation/?q=needle").content.decode()
-    assert "0 conversations" in staff.get("/admin/chat/conversation/?q=nothing-like-it").content.decode()
+    assert (
+        "0 conversations"
+        in staff.get("/admin/chat/conversation/?q=nothing-like-it").content.decode()
+    )
 
 
-@pytest.mark.parametrize("path", ["/admin/chat/conversation/", "/admin/chat/message/", "/admin/chat/toolcall/"])
+@pytest.mark.parametrize(
+    "path", ["/admin/chat/conversation/", "/admin/chat/message/", "/admin/chat/toolcall/"]
+)
 def test_admin_is_closed_to_people_who_are_not_staff(alice: User, path: str) -> None:
     client = Client()
     client.force_login(alice)

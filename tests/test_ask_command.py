@@ -9,7 +9,9 @@ from chat.models import Conversation, Message, ToolCall
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_ask_streams_the_answer_and_stores_the_turn(alice: User, capsys: pytest.CaptureFixture[str]) -> None:
+def test_ask_streams_the_answer_and_stores_the_turn(
+    alice: User, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = StringIO()
     call_command("ask", "What is the tax on 85,000 euros of revenue?", user="alice", stdout=out)
     printed = capsys.readouterr().out + out.getvalue()
@@ -23,7 +25,9 @@ def test_ask_streams_the_answer_and_stores_the_turn(alice: User, capsys: pytest.
 def test_ask_continues_a_conversation(alice: User) -> None:
     call_command("ask", "tax on 85000 EUR", user="alice", stdout=StringIO())
     conversation = Conversation.objects.get(owner=alice)
-    call_command("ask", "and 90000 EUR?", user="alice", conversation=conversation.pk, stdout=StringIO())
+    call_command(
+        "ask", "and 90000 EUR?", user="alice", conversation=conversation.pk, stdout=StringIO()
+    )
     assert conversation.messages.filter(role=Message.Role.USER).count() == 2
 
 

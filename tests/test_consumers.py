@@ -7,7 +7,14 @@ from django.contrib.auth.models import User
 from chat import services
 from chat.engines.offline import OfflineEngine
 from chat.models import Conversation, Message, ToolCall
-from tests.conftest import ORIGIN, frame, is_finished_bubble, receive_until, session_cookie, socket_for
+from tests.conftest import (
+    ORIGIN,
+    frame,
+    is_finished_bubble,
+    receive_until,
+    session_cookie,
+    socket_for,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -16,7 +23,9 @@ async def make_conversation(user: User) -> Conversation:
     return await asyncio.to_thread(services.conversation_get_or_create_empty, owner=user)
 
 
-async def connect(user: User | None, conversation: Conversation, origin: tuple[bytes, bytes] | None = ORIGIN):
+async def connect(
+    user: User | None, conversation: Conversation, origin: tuple[bytes, bytes] | None = ORIGIN
+):
     headers = [origin] if origin else []
     if user is not None:
         headers.append(await asyncio.to_thread(session_cookie, user))
@@ -60,7 +69,9 @@ async def test_second_send_while_streaming_is_refused_and_text_given_back(
     await socket.send_to(text_data=frame("tax on 85000 EUR"))
     await receive_until(socket, lambda f: 'id="messages"' in f)
     await socket.send_to(text_data=frame("and on 90000 EUR?"))
-    refusal = await receive_until(socket, lambda f: "chat-alert" in f and "still being written" in f)
+    refusal = await receive_until(
+        socket, lambda f: "chat-alert" in f and "still being written" in f
+    )
     assert "and on 90000 EUR?" in refusal[-1]  # restored into the composer
     assert await Message.objects.filter(conversation=conversation).acount() == 2
     await socket.send_to(text_data=json.dumps({"action": "stop"}))
@@ -88,7 +99,9 @@ async def test_stop_ends_the_answer_as_interrupted(alice: User, settings: object
     await socket.disconnect()
 
 
-async def test_turn_finishes_and_is_stored_after_the_socket_closes(alice: User, settings: object) -> None:
+async def test_turn_finishes_and_is_stored_after_the_socket_closes(
+    alice: User, settings: object
+) -> None:
     settings.OFFLINE_TOKEN_DELAY = 0.01  # type: ignore[attr-defined]
     conversation = await make_conversation(alice)
     socket, _, _ = await connect(alice, conversation)
@@ -109,7 +122,10 @@ async def test_turn_finishes_and_is_stored_after_the_socket_closes(alice: User, 
 async def test_reconnecting_socket_receives_the_stored_transcript(alice: User) -> None:
     conversation = await make_conversation(alice)
     await asyncio.to_thread(
-        services.turn_start, conversation=conversation, text="tax on 85000 EUR", engine=OfflineEngine()
+        services.turn_start,
+        conversation=conversation,
+        text="tax on 85000 EUR",
+        engine=OfflineEngine(),
     )
     socket, _, _ = await connect(alice, conversation)
     catch_up = await socket.receive_from()
@@ -130,16 +146,19 @@ async def test_another_persons_conversation_is_refused_and_nothing_written(
     alice: User, bob: User
 ) -> None:
     conversation = await make_conversation(alice)
-    socket, connected, code = await connect(bob, conversation)
+    _, connected, code = await connect(bob, conversation)
     assert not connected
     assert code == 4404
     assert await Message.objects.acount() == 0
 
 
 @pytest.mark.parametrize(
-    "origin", [(b"origin", b"https://evil.example"), (b"origin", b"http://127.0.0.1.evil.example"), None]
+    "origin",
+    [(b"origin", b"https://evil.example"), (b"origin", b"http://127.0.0.1.evil.example"), None],
 )
-async def test_foreign_or_missing_origin_is_refused(alice: User, origin: tuple[bytes, bytes] | None) -> None:
+async def test_foreign_or_missing_origin_is_refused(
+    alice: User, origin: tuple[bytes, bytes] | None
+) -> None:
     conversation = await make_conversation(alice)
     _, connected, _ = await connect(alice, conversation, origin=origin)
     assert not connected

@@ -37,7 +37,9 @@ def test_calculate_tax_returns_the_figures_and_breakdown() -> None:
         ("[" * 100_000, "too long"),
     ],
 )
-def test_bad_arguments_become_an_error_output_not_a_crash(raw_arguments: str, expected: str) -> None:
+def test_bad_arguments_become_an_error_output_not_a_crash(
+    raw_arguments: str, expected: str
+) -> None:
     outcome = registry.run("calculate_tax", raw_arguments)
     assert not outcome.succeeded
     assert expected in outcome.error

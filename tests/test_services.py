@@ -50,7 +50,9 @@ def start(user: User, text: str, engine: object = None) -> services.StartedTurn:
 @pytest.mark.django_db
 def test_turn_start_stores_the_question_before_any_provider_call(alice: User) -> None:
     started = start(alice, "  What is the tax on 85,000 euros?  ")
-    assert Message.objects.get(pk=started.user_message.pk).text == "What is the tax on 85,000 euros?"
+    assert (
+        Message.objects.get(pk=started.user_message.pk).text == "What is the tax on 85,000 euros?"
+    )
     assert started.assistant_message.status == Message.Status.STREAMING
     assert started.assistant_message.conversation.title == "What is the tax on 85,000 euros?"
 
@@ -93,7 +95,8 @@ async def test_offline_turn_stores_receipt_and_answer(alice: User) -> None:
     call = await ToolCall.objects.aget(message=stored)
     assert call.name == "calculate_tax"
     assert call.parsed_input == {"revenue": "85000"}
-    assert call.result is not None and call.result["tax"] == "14500.00"
+    assert call.result is not None
+    assert call.result["tax"] == "14500.00"
     assert listener.updates[-1].finished
     assert listener.updates[-1].tool_calls[0].pk == call.pk
 
@@ -102,7 +105,11 @@ async def test_offline_turn_stores_receipt_and_answer(alice: User) -> None:
 async def test_failure_keeps_partial_text(alice: User) -> None:
     started = await asyncio.to_thread(start, alice, "question")
     engine = ScriptedEngine(
-        [TextDelta("Half an "), TextDelta("answer"), TurnFailed("The connection dropped.", interrupted=True)]
+        [
+            TextDelta("Half an "),
+            TextDelta("answer"),
+            TurnFailed("The connection dropped.", interrupted=True),
+        ]
     )
     message = await services.turn_run(
         message_id=started.assistant_message.pk, listener=RecordingListener(), engine=engine
@@ -144,7 +151,9 @@ async def test_engine_crash_ends_as_error_with_a_clear_message(alice: User) -> N
 
     started = await asyncio.to_thread(start, alice, "question")
     message = await services.turn_run(
-        message_id=started.assistant_message.pk, listener=RecordingListener(), engine=CrashingEngine([])
+        message_id=started.assistant_message.pk,
+        listener=RecordingListener(),
+        engine=CrashingEngine([]),
     )
     stored = await Message.objects.aget(pk=message.pk)
     assert stored.status == Message.Status.ERROR
@@ -182,7 +191,9 @@ async def test_tool_calls_beyond_the_cap_are_refused_not_run(alice: User, settin
     from chat.engines.base import ToolCallRequested
 
     settings.ASSISTANT_MAX_TOOL_CALLS_PER_TURN = 2  # type: ignore[attr-defined]
-    calls = [ToolCallRequested(f"call_{i}", "calculate_tax", '{"revenue": "1000"}') for i in range(5)]
+    calls = [
+        ToolCallRequested(f"call_{i}", "calculate_tax", '{"revenue": "1000"}') for i in range(5)
+    ]
     started = await asyncio.to_thread(start, alice, "question")
     await services.turn_run(
         message_id=started.assistant_message.pk,

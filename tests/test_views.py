@@ -35,7 +35,11 @@ def test_chat_pages_require_login(client: Client, path: str) -> None:
 def test_signup_logs_the_person_in_and_opens_a_conversation(client: Client) -> None:
     response = client.post(
         "/accounts/signup/",
-        {"username": "carol", "password1": "a long passphrase 9", "password2": "a long passphrase 9"},
+        {
+            "username": "carol",
+            "password1": "a long passphrase 9",
+            "password2": "a long passphrase 9",
+        },
         follow=True,
     )
     assert response.status_code == 200
@@ -48,7 +52,7 @@ def test_signup_shows_errors_and_keeps_the_username(client: Client) -> None:
         "/accounts/signup/", {"username": "dave", "password1": "short", "password2": "other"}
     )
     assert response.status_code == 200
-    assert "didn’t match" in response.content.decode()
+    assert "didn\u2019t match" in response.content.decode()
     assert 'value="dave"' in response.content.decode()
 
 
@@ -77,7 +81,8 @@ def test_conversation_page_shows_transcript_card_and_disclaimer(alice: User) -> 
     assert "not real tax law" in html
     assert 'data-status="streaming"' in html  # the answer so far, still being written
     assert '<label for="message-input"' in html
-    assert "htmx-2.min.js" in html and "hx-ws-2.min.js" in html
+    assert "htmx-2.min.js" in html
+    assert "hx-ws-2.min.js" in html
 
 
 def test_sidebar_lists_only_my_conversations_newest_first(alice: User, bob: User) -> None:
@@ -86,7 +91,7 @@ def test_sidebar_lists_only_my_conversations_newest_first(alice: User, bob: User
     conversation_with_answer(bob, "bob's secret question", "c")
     html = logged_in(alice).get(f"/c/{second.pk}/").content.decode()
     assert html.index("second question") < html.index("first question")
-    assert "bob&#x27;s secret" not in html and "bob's secret" not in html
+    assert "secret question" not in html
 
 
 def test_another_persons_conversation_is_404(alice: User, bob: User) -> None:

@@ -5,7 +5,7 @@ the service does that once for every engine. When an engine yields ToolCallReque
 runs the tool before resuming the engine, so the output is in `request.tool_outputs` by then.
 """
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -100,4 +100,4 @@ class Engine(Protocol):
     @property
     def model_name(self) -> str: ...
 
-    def stream(self, request: TurnRequest) -> AsyncIterator[EngineEvent]: ...
+    def stream(self, request: TurnRequest) -> AsyncGenerator[EngineEvent, None]: ...

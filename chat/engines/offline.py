@@ -8,7 +8,7 @@ import asyncio
 import json
 import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from decimal import Decimal
 
 from django.conf import settings
@@ -19,7 +19,6 @@ from chat.engines.base import (
     ToolCallRequested,
     TurnDone,
     TurnRequest,
-    UsageReported,
 )
 
 _AMOUNT = re.compile(
@@ -104,7 +103,7 @@ class OfflineEngine:
     def model_name(self) -> str:
         return "offline"
 
-    async def stream(self, request: TurnRequest) -> AsyncIterator[EngineEvent]:
+    async def stream(self, request: TurnRequest) -> AsyncGenerator[EngineEvent, None]:
         revenue = find_revenue(request.user_text)
         if revenue is None:
             answer = NO_AMOUNT_ANSWER
@@ -122,5 +121,4 @@ class OfflineEngine:
             if delay:
                 await asyncio.sleep(delay)
             yield TextDelta(token)
-        yield UsageReported(input_tokens=len(request.user_text.split()), output_tokens=len(tokens))
         yield TurnDone()

@@ -89,7 +89,9 @@ def parse_revenue(raw: object) -> Decimal:
     fraction = match["fraction"] or "0"
     revenue = Decimal(f"{whole}.{fraction}")
     if revenue > MAX_REVENUE:
-        raise RevenueError(f"revenue {shown!r} is above the supported maximum of 1,000,000,000,000.")
+        raise RevenueError(
+            f"revenue {shown!r} is above the supported maximum of 1,000,000,000,000."
+        )
     return revenue
 
 
