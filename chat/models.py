@@ -16,6 +16,11 @@ class Conversation(models.Model):
         blank=True,
         help_text="The provider-side thread (OpenAI conversation or Assistants thread) id.",
     )
+    previous_provider_threads = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Threads this conversation was bound to before its engine changed.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -93,3 +98,18 @@ class ToolCall(models.Model):
     @property
     def succeeded(self) -> bool:
         return not self.error
+
+
+class ProviderResource(models.Model):
+    """A provider-side object created once and reused, e.g. the legacy Assistants assistant."""
+
+    kind = models.CharField(max_length=50)
+    key = models.CharField(max_length=200)
+    resource_id = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "key"], name="one_resource_per_key")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.resource_id}"

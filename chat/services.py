@@ -116,7 +116,9 @@ def turn_start(*, conversation: Conversation, text: str, engine: Engine) -> Star
     title_changed = not conversation.title
     if title_changed:
         conversation.title = _title_from(text)
-    conversation.save(update_fields=["title", "updated_at"])
+    if not conversation.provider_thread_id:
+        conversation.engine = engine.thread_scope
+    conversation.save(update_fields=["title", "engine", "updated_at"])
     return StartedTurn(user_message, assistant_message, title_changed)
 
 
@@ -169,7 +171,7 @@ def _load_turn(message_id: int, engine: Engine) -> _TurnContext:
     message = Message.objects.select_related("conversation").get(pk=message_id)
     conversation = message.conversation
     history, user_text = _history(conversation, message)
-    same_engine = conversation.engine == engine.name
+    same_engine = conversation.engine == engine.thread_scope
     request = TurnRequest(
         user_text=user_text,
         history=history,
@@ -193,19 +195,22 @@ def _checkpoint(message_id: int, text: str) -> None:
 
 
 @db_async
-def _bind_provider_thread(conversation: Conversation, engine_name: str, thread_id: str) -> None:
-    if conversation.provider_thread_id and conversation.engine != engine_name:
-        logger.info(
-            "Conversation %s moves from %s thread %s to %s thread %s",
-            conversation.pk,
-            conversation.engine,
-            conversation.provider_thread_id,
-            engine_name,
-            thread_id,
-        )
-    conversation.engine = engine_name
+def _bind_provider_thread(conversation: Conversation, thread_scope: str, thread_id: str) -> None:
+    """Bind to a provider thread; a thread of another engine is kept for the record."""
+    if conversation.provider_thread_id and conversation.engine != thread_scope:
+        conversation.previous_provider_threads = [
+            *conversation.previous_provider_threads,
+            {
+                "engine": conversation.engine,
+                "thread_id": conversation.provider_thread_id,
+                "until": timezone.now().isoformat(),
+            },
+        ]
+    conversation.engine = thread_scope
     conversation.provider_thread_id = thread_id
-    conversation.save(update_fields=["engine", "provider_thread_id", "updated_at"])
+    conversation.save(
+        update_fields=["engine", "provider_thread_id", "previous_provider_threads", "updated_at"]
+    )
 
 
 @db_async
@@ -227,7 +232,7 @@ FINAL_SAVE_ATTEMPTS = 5
 
 
 @db_async
-def _finish(message: Message, conversation: Conversation, engine_name: str) -> None:
+def _finish(message: Message, conversation: Conversation) -> None:
     """Write the finished answer once; a locked database is retried, not given up on."""
     for attempt in range(1, FINAL_SAVE_ATTEMPTS + 1):
         try:
@@ -235,9 +240,7 @@ def _finish(message: Message, conversation: Conversation, engine_name: str) -> N
                 message.save(
                     update_fields=["text", "status", "error_detail", "usage", "updated_at"]
                 )
-                if not conversation.engine:
-                    conversation.engine = engine_name
-                conversation.save(update_fields=["engine", "updated_at"])
+                conversation.save(update_fields=["updated_at"])
             return
         except OperationalError:
             if attempt == FINAL_SAVE_ATTEMPTS:
@@ -320,7 +323,9 @@ async def turn_run(
                         ctx.usage.get("output_tokens", 0) + event.output_tokens
                     )
                 elif isinstance(event, ProviderThreadBound):
-                    await _bind_provider_thread(ctx.conversation, engine.name, event.thread_id)
+                    await _bind_provider_thread(
+                        ctx.conversation, engine.thread_scope, event.thread_id
+                    )
                 elif isinstance(event, TurnFailed):
                     logger.warning("Turn %s failed: %s %s", message_id, event.message, event.detail)
                     status = (
@@ -335,13 +340,13 @@ async def turn_run(
                 _end(ctx, Message.Status.INTERRUPTED, "The answer ended unexpectedly.")
     except asyncio.CancelledError:
         _end(ctx, Message.Status.INTERRUPTED, STOPPED_MESSAGE)
-        await _finish(ctx.message, ctx.conversation, engine.name)
+        await _finish(ctx.message, ctx.conversation)
         await _notify(listener, ctx, finished=True)
         raise
     except Exception:
         logger.exception("Turn %s crashed", message_id)
         _end(ctx, Message.Status.ERROR, UNEXPECTED_MESSAGE)
-    await _finish(ctx.message, ctx.conversation, engine.name)
+    await _finish(ctx.message, ctx.conversation)
     await _notify(listener, ctx, finished=True)
     message: Message = ctx.message
     return message

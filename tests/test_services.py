@@ -24,6 +24,7 @@ class ScriptedEngine:
     name = "scripted"
     label = "Scripted"
     model_name = "scripted-1"
+    thread_scope = "scripted"
 
     def __init__(self, events: list[EngineEvent], hang: bool = False) -> None:
         self.events = events

@@ -96,6 +96,8 @@ class TurnRequest:
 class Engine(Protocol):
     name: str
     label: str
+    # Provider threads are only reused by an engine of the same scope (engine and state mode).
+    thread_scope: str
 
     @property
     def model_name(self) -> str: ...

@@ -98,6 +98,7 @@ NO_AMOUNT_ANSWER = (
 class OfflineEngine:
     name = "offline"
     label = "Offline engine (no AI provider)"
+    thread_scope = "offline"
 
     @property
     def model_name(self) -> str:

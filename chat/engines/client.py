@@ -1,0 +1,35 @@
+"""The AsyncOpenAI client: built lazily, once per process (and event loop), from settings."""
+
+import asyncio
+
+import httpx2
+from django.conf import settings
+from openai import AsyncOpenAI
+
+_clients: dict[tuple[object, ...], AsyncOpenAI] = {}
+
+
+def openai_client() -> AsyncOpenAI:
+    # Keyed by the running loop too: an httpx pool belongs to the loop that opened it
+    # (one loop under daphne; a fresh one per `manage.py ask` or test).
+    key = (
+        settings.OPENAI_API_KEY,
+        settings.OPENAI_BASE_URL,
+        settings.OPENAI_TIMEOUT,
+        settings.OPENAI_MAX_RETRIES,
+        id(asyncio.get_running_loop()),
+    )
+    client = _clients.get(key)
+    if client is None:
+        _clients.clear()
+        client = AsyncOpenAI(
+            api_key=settings.OPENAI_API_KEY or "unset",
+            base_url=settings.OPENAI_BASE_URL or None,
+            # Explicit: the SDK's default is 600 s, far too long for a person waiting.
+            timeout=httpx2.Timeout(
+                settings.OPENAI_TIMEOUT, connect=min(10.0, settings.OPENAI_TIMEOUT)
+            ),
+            max_retries=settings.OPENAI_MAX_RETRIES,
+        )
+        _clients[key] = client
+    return client

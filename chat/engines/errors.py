@@ -1,0 +1,87 @@
+"""Provider failures turned into words for the person; details go to the log, not the page."""
+
+import logging
+import math
+
+import httpx2
+import openai
+
+from chat.engines.base import TurnFailed
+
+logger = logging.getLogger(__name__)
+
+
+def _wait_phrase(seconds: float | None) -> str:
+    if seconds is None or not math.isfinite(seconds) or seconds <= 0:
+        return "Try again in a minute."
+    if seconds < 90:
+        return f"Try again in {math.ceil(seconds)} s."
+    return f"Try again in {math.ceil(seconds / 60)} min."
+
+
+def _retry_after(response: httpx2.Response) -> float | None:
+    for header, divisor in (("retry-after-ms", 1000), ("retry-after", 1)):
+        value = response.headers.get(header)
+        if value is None:
+            continue
+        try:
+            return float(value) / divisor
+        except ValueError:
+            continue
+    return None
+
+
+def failure_from(exc: Exception, *, model: str, partial: bool) -> TurnFailed:
+    """The TurnFailed for an exception raised by the SDK or the HTTP layer under it."""
+    detail = f"{type(exc).__name__}: {exc}"[:500]
+    logger.warning("Provider call failed: %s", detail)
+    if isinstance(exc, openai.AuthenticationError):
+        return TurnFailed(
+            "The AI provider rejected our API key (401). "
+            "An administrator needs to check OPENAI_API_KEY.",
+            detail,
+        )
+    if isinstance(exc, openai.PermissionDeniedError):
+        return TurnFailed(
+            "The AI provider refused access (403). An administrator needs to check the account.",
+            detail,
+        )
+    if isinstance(exc, openai.NotFoundError):
+        return TurnFailed(
+            f"The AI provider does not know the model {model!r} (404). "
+            "An administrator needs to check OPENAI_MODEL.",
+            detail,
+        )
+    if isinstance(exc, openai.RateLimitError):
+        wait = _wait_phrase(_retry_after(exc.response))
+        return TurnFailed(
+            f"The AI provider is busy and asked us to slow down (429). {wait}", detail
+        )
+    if isinstance(exc, openai.BadRequestError | openai.UnprocessableEntityError):
+        return TurnFailed(
+            "The AI provider refused the request (400). "
+            "Try rephrasing, or start a new conversation.",
+            detail,
+        )
+    if isinstance(exc, openai.InternalServerError | openai.APIStatusError):
+        return TurnFailed(
+            "The AI provider had an error and did not recover after retries. Try again shortly.",
+            detail,
+            interrupted=partial,
+        )
+    if isinstance(exc, openai.APITimeoutError | httpx2.TimeoutException):
+        return TurnFailed(
+            "The AI provider took too long to answer. Try again.", detail, interrupted=partial
+        )
+    if isinstance(exc, openai.APIConnectionError | httpx2.TransportError):
+        if partial:
+            return TurnFailed(
+                "The connection to the AI provider broke mid-answer.", detail, interrupted=True
+            )
+        return TurnFailed("Could not reach the AI provider. Try again shortly.", detail)
+    if isinstance(exc, openai.APIError):
+        # An error event inside the stream.
+        return TurnFailed(
+            "The AI provider reported an error mid-answer.", detail, interrupted=partial
+        )
+    raise exc
