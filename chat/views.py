@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from chat import selectors, services
-from chat.engines import ENGINE_LABELS, default_engine_name
+from chat.engines import ENGINE_LABELS, get_engine
 from chat.forms import SignupForm
 
 
@@ -36,7 +36,7 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     conversation = selectors.conversation_get(user=request.user, conversation_id=pk)
     if conversation is None:
         raise Http404("No such conversation.")
-    engine_name = default_engine_name()
+    engine = get_engine()
     return render(
         request,
         "chat/conversation.html",
@@ -46,7 +46,9 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "transcript": selectors.message_list(conversation=conversation),
             "current": conversation,
             "engine_labels": ENGINE_LABELS,
-            "engine_label": ENGINE_LABELS.get(engine_name, engine_name),
+            "engine_label": engine.label
+            if engine.name == "offline"
+            else f"{ENGINE_LABELS[engine.name]} · {engine.model_name}",
             "max_message_chars": settings.CHAT_MAX_MESSAGE_CHARS,
         },
     )

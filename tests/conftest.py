@@ -70,3 +70,27 @@ def is_finished_bubble(message_id: int) -> Any:
 
 def frame(message: str, **extra: Any) -> str:
     return json.dumps({"message": message, "HEADERS": {"HX-Request": "true"}, **extra})
+
+
+# --- The fake OpenAI server ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def fake_openai_server() -> Iterator[Any]:
+    from tests.fake_openai import FakeOpenAI
+
+    server = FakeOpenAI().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake_openai(fake_openai_server: Any, settings: Any) -> Any:
+    """The fake server, reset, with the settings that point the real SDK at it."""
+    fake_openai_server.reset()
+    settings.OPENAI_API_KEY = "sk-test"
+    settings.OPENAI_BASE_URL = fake_openai_server.base_url
+    settings.OPENAI_TIMEOUT = 5.0
+    settings.OPENAI_MAX_RETRIES = 2
+    settings.OPENAI_STATE_MODE = "conversation"
+    return fake_openai_server

@@ -187,8 +187,8 @@ def responses_frames(step: Step, ids: Ids, body: dict[str, Any]) -> list[Frame]:
         "metadata": {},
     }
 
-    def ev(kind: str, delta: bool = False, **fields: Any) -> Frame:
-        return Frame(_sse({"type": kind, "sequence_number": next(seq), **fields}, kind), delta)
+    def ev(kind: str, is_delta: bool = False, **fields: Any) -> Frame:
+        return Frame(_sse({"type": kind, "sequence_number": next(seq), **fields}, kind), is_delta)
 
     frames = [ev("response.created", response=base), ev("response.in_progress", response=base)]
     usage = {"input_tokens": 50, "output_tokens": 0, "total_tokens": 50}
@@ -743,6 +743,8 @@ class _Handler(BaseHTTPRequestHandler):
         fake = self.server_fake
         user_text, tool_outputs = self._conversation_state(api, body)
         step = fake.next_step(smart_step(user_text, tool_outputs))
+        if isinstance(step, ToolCalls) and body.get("tool_choice") == "none":
+            step = smart_step(None, tool_outputs)  # as a real model would: no tools when told so
         if isinstance(step, Status):
             headers = dict(step.headers)
             self._json(

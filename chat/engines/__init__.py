@@ -13,7 +13,7 @@ ENGINE_LABELS = {
     "offline": OfflineEngine.label,
     "responses": "OpenAI Responses",
     "chat": "Chat Completions",
-    "assistants": "Assistants (legacy)",
+    "assistants": "Assistants (legacy: shut down by OpenAI on 2026-08-26)",
 }
 
 

@@ -17,6 +17,7 @@ from django.conf import settings
 from openai import AsyncOpenAI
 
 from chat.engines.base import (
+    TOOL_LOOP,
     EngineEvent,
     ProviderThreadBound,
     TextDelta,
@@ -33,7 +34,9 @@ from chat.provider_state import provider_resource_get, provider_resource_store
 
 logger = logging.getLogger(__name__)
 # We know this API is deprecated: that is what this engine is for.
-warnings.filterwarnings("ignore", category=DeprecationWarning, module=__name__)
+warnings.filterwarnings(
+    "ignore", message="The Assistants API is deprecated", category=DeprecationWarning
+)
 
 DROPPED = "The connection to the AI provider ended before the answer was finished."
 ENDED_BADLY = {
@@ -113,9 +116,7 @@ class AssistantsEngine:
                 stream = await client.beta.threads.runs.submit_tool_outputs(
                     run_id, thread_id=thread_id, tool_outputs=cast(Any, outputs), stream=True
                 )
-            yield TurnFailed(
-                f"The assistant kept calling tools; stopped after {request.max_tool_rounds} rounds."
-            )
+            yield TurnFailed(TOOL_LOOP.format(rounds=request.max_tool_rounds))
         except Exception as exc:
             yield failure_from(exc, model=self.model_name, partial=partial)
         finally:

@@ -50,6 +50,8 @@ class TurnFailed:
     interrupted: bool = False
 
 
+TOOL_LOOP = "The assistant kept calling tools; stopped after {rounds} rounds."
+
 EngineEvent = (
     TextDelta | ToolCallRequested | UsageReported | ProviderThreadBound | TurnDone | TurnFailed
 )

@@ -11,6 +11,7 @@ from typing import Any, cast
 from django.conf import settings
 
 from chat.engines.base import (
+    TOOL_LOOP,
     EngineEvent,
     TextDelta,
     ToolCallRequested,
@@ -131,5 +132,6 @@ class ChatCompletionsEngine:
                             "content": request.output_for(call.call_id),
                         }
                     )
+            yield TurnFailed(TOOL_LOOP.format(rounds=request.max_tool_rounds))
         except Exception as exc:
             yield failure_from(exc, model=self.model_name, partial=partial)

@@ -11,6 +11,7 @@ from typing import Any, cast
 from django.conf import settings
 
 from chat.engines.base import (
+    TOOL_LOOP,
     EngineEvent,
     ProviderThreadBound,
     TextDelta,
@@ -152,6 +153,7 @@ class ResponsesEngine:
                     pending = list(history)
                 else:
                     pending = outputs
+            yield TurnFailed(TOOL_LOOP.format(rounds=request.max_tool_rounds))
         except Exception as exc:
             yield failure_from(exc, model=self.model_name, partial=partial)
 

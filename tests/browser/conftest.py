@@ -1,5 +1,6 @@
 """A live taxsite (daphne via runserver, its own SQLite file) and Debian's Chromium to drive it."""
 
+import contextlib
 import os
 import shutil
 import socket
@@ -8,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,36 +46,51 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float =
     raise RuntimeError("server did not start in time")
 
 
-@pytest.fixture(scope="session")
-def live_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    database = tmp_path_factory.mktemp("live") / "db.sqlite3"
+@contextlib.contextmanager
+def serve_taxsite(workdir: Path, **env_overrides: str) -> Iterator[str]:
+    """`manage.py runserver` (daphne) on a free port with its own SQLite file; yields its URL."""
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "REDIS_"))},
         "DJANGO_SETTINGS_MODULE": "taxsite.settings",
         "DEBUG": "1",
-        "DATABASE_URL": f"sqlite:///{database}",
+        "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}",
         "OFFLINE_TOKEN_DELAY": "0.04",
         "ASSISTANT_ENGINE": "offline",
         "PYTHONUNBUFFERED": "1",
+        **env_overrides,
     }
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "--noinput", "-v0"], env=env, check=True, cwd=ROOT)
     port = _free_port()
-    log = (tmp_path_factory.getbasetemp() / "live-server.log").open("wb")
-    server = subprocess.Popen(
-        [*manage, "runserver", f"127.0.0.1:{port}", "--noreload"],
-        env=env,
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        _wait_for_port(port, server)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-        log.close()
+    with (workdir / "server.log").open("wb") as log:
+        server = subprocess.Popen(
+            [*manage, "runserver", f"127.0.0.1:{port}", "--noreload"],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            _wait_for_port(port, server)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with serve_taxsite(tmp_path_factory.mktemp("live")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def browser_fake_openai() -> Iterator[Any]:
+    from tests.fake_openai import FakeOpenAI
+
+    server = FakeOpenAI(token_delay=0.04).start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")
