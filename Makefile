@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint chromium clean
+.PHONY: run test lint chromium clean fake-openai
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,12 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+
+# A fake OpenAI server on 127.0.0.1:8001 (tests/fake_openai.py), to try the OpenAI engines offline:
+#   make fake-openai   and, in another shell:
+#   OPENAI_API_KEY=sk-fake OPENAI_BASE_URL=http://127.0.0.1:8001/v1 ASSISTANT_ENGINE=chat make run
+fake-openai: $(STAMP)
+	$(PY) -m tests.fake_openai --port 8001
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts

@@ -34,7 +34,16 @@ class ReadOnlyAdmin(admin.ModelAdmin[Any]):
 
 class MessageInline(admin.TabularInline[Message, Conversation]):
     model = Message
-    fields = ("created_at", "role", "status", "engine", "model_name", "text", "error_detail")
+    fields = (
+        "created_at",
+        "role",
+        "status",
+        "engine",
+        "model_name",
+        "usage",
+        "text",
+        "error_detail",
+    )
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -102,6 +111,12 @@ class MessageAdmin(ReadOnlyAdmin):
     list_filter = ("role", "status", "engine", "created_at")
     search_fields = ("text", "error_detail")
     list_select_related = ("conversation",)
+
+    @admin.display(description="Tokens in / out")
+    def tokens(self, obj: Message) -> str:
+        if not obj.usage:
+            return "–"
+        return f"{obj.usage.get('input_tokens', 0)} / {obj.usage.get('output_tokens', 0)}"
 
 
 @admin.register(ToolCall)

@@ -6,4 +6,4 @@ class ChatConfig(AppConfig):
     name = "chat"
 
     def ready(self) -> None:
-        from chat import signals  # noqa: F401 - connects the logout handler
+        from chat import checks, signals  # noqa: F401 - registers checks and the logout handler

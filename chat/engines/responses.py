@@ -37,9 +37,7 @@ class ResponsesEngine:
     label = "OpenAI Responses"
 
     def __init__(self) -> None:
-        self.state_mode = settings.OPENAI_STATE_MODE
-        if self.state_mode not in STATE_MODES:
-            self.state_mode = "conversation"
+        self.state_mode = settings.OPENAI_STATE_MODE  # validated by chat.checks
         self.thread_scope = f"responses:{self.state_mode}"
 
     @property
