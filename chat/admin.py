@@ -115,7 +115,7 @@ class MessageAdmin(ReadOnlyAdmin):
     @admin.display(description="Tokens in / out")
     def tokens(self, obj: Message) -> str:
         if not obj.usage:
-            return "–"
+            return "-"
         return f"{obj.usage.get('input_tokens', 0)} / {obj.usage.get('output_tokens', 0)}"
 
 
