@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint chromium clean fake-openai
+.PHONY: run test test-postgres lint chromium clean fake-openai
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,14 @@ chromium:
 
 test: $(STAMP) chromium lint
 	$(PY) -m pytest
+	@if $(PY) -c "import socket; socket.create_connection(('127.0.0.1', 5432), 1)" 2>/dev/null; then \
+	  echo "PostgreSQL is up on 127.0.0.1:5432: running the suite on it too"; $(MAKE) --no-print-directory test-postgres; \
+	else echo "PostgreSQL is not running on 127.0.0.1:5432: skipped the PostgreSQL run"; fi
+
+# The same suite on the local PostgreSQL (127.0.0.1:5432, trust auth), browser tests aside.
+test-postgres: $(STAMP)
+	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/taxsite} \
+	  $(PY) -m pytest -m "not browser"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -10,4 +10,10 @@ for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ASSISTANT_ENGINE", "REDIS_URL
 
 from taxsite.settings import *  # noqa: E402, F403
 
+# `make test-postgres` runs the suite against PostgreSQL instead of SQLite.
+if os.environ.get("TEST_DATABASE_URL"):
+    import dj_database_url
+
+    DATABASES = {"default": dj_database_url.parse(os.environ["TEST_DATABASE_URL"])}
+
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
