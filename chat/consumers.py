@@ -1,9 +1,14 @@
 """The conversation socket: authenticate, authorize, start or stop turns, forward fragments."""
 
 import json
+from importlib import import_module
 from typing import Any
 
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.auth.models import User
+from django.utils.crypto import constant_time_compare
 
 from chat import fragments, runner, selectors, services
 from chat.broadcast import ConversationBroadcaster
@@ -49,6 +54,9 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if not await self.session_still_valid():
+            await self.close(code=CLOSE_SESSION_ENDED)
+            return
         payload = _parse_frame(text_data, bytes_data)
         if isinstance(payload, str):
             await self.send(text_data=fragments.alert(payload))
@@ -62,6 +70,11 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             await self.start_turn(payload.get("message"))
         else:
             await self.send(text_data=fragments.alert("Unknown action."))
+
+    async def session_still_valid(self) -> bool:
+        """The session may have ended since connect (logout elsewhere, password change)."""
+        session_key = self.scope["session"].session_key
+        return bool(session_key) and await _session_user_id(session_key) == self.scope["user"].pk
 
     async def start_turn(self, text: object) -> None:
         if not isinstance(text, str):
@@ -116,6 +129,17 @@ def _parse_frame(text_data: str | None, bytes_data: bytes | None) -> dict[str, A
     if not isinstance(payload, dict):
         return "That frame was not a JSON object."
     return payload
+
+
+@db_async
+def _session_user_id(session_key: str) -> int | None:
+    """Who the session belongs to now, read afresh (the scope's copy is from connect time)."""
+    session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    user = User.objects.filter(pk=session.get(SESSION_KEY), is_active=True).first()
+    stored_hash = session.get(HASH_SESSION_KEY) or ""
+    if user is None or not constant_time_compare(stored_hash, user.get_session_auth_hash()):
+        return None
+    return int(user.pk)
 
 
 @db_async

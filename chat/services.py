@@ -6,6 +6,8 @@ import time
 from collections.abc import Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
+from datetime import timedelta
+from math import ceil
 from typing import Protocol
 
 from django.conf import settings
@@ -85,6 +87,25 @@ def _title_from(text: str) -> str:
 # --- Starting a turn ------------------------------------------------------------------------------
 
 
+def _check_rate(owner_id: int) -> None:
+    """At most CHAT_RATE_LIMIT_TURNS questions per person per window, counted in the database
+    so that every process and tab shares one budget."""
+    window = timedelta(seconds=settings.CHAT_RATE_LIMIT_WINDOW_SECONDS)
+    since = timezone.now() - window
+    recent = list(
+        Message.objects.filter(
+            conversation__owner_id=owner_id, role=Message.Role.USER, created_at__gte=since
+        )
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)[: settings.CHAT_RATE_LIMIT_TURNS]
+    )
+    if len(recent) >= settings.CHAT_RATE_LIMIT_TURNS:
+        wait = (recent[-1] + window - timezone.now()).total_seconds()
+        raise TurnRejected(
+            f"You are sending questions faster than we can answer. Try again in {ceil(wait)} s."
+        )
+
+
 def turn_start(*, conversation: Conversation, text: str, engine: Engine) -> StartedTurn:
     """Store the person's message and an empty streaming answer, or refuse with a reason.
 
@@ -99,6 +120,7 @@ def turn_start(*, conversation: Conversation, text: str, engine: Engine) -> Star
         raise TurnRejected(
             f"Your message is {len(text):,} characters long; the limit is {limit:,}."
         )
+    _check_rate(conversation.owner_id)
     try:
         with transaction.atomic():
             user_message = Message.objects.create(

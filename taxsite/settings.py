@@ -146,6 +146,9 @@ ASSISTANT_INSTRUCTIONS = env_str(
 OFFLINE_TOKEN_DELAY = env_float("OFFLINE_TOKEN_DELAY", 0.02)
 # Longest message a person may send, in characters.
 CHAT_MAX_MESSAGE_CHARS = env_int("CHAT_MAX_MESSAGE_CHARS", 4000)
+# Questions a person may ask per window (all conversations and tabs together).
+CHAT_RATE_LIMIT_TURNS = env_int("CHAT_RATE_LIMIT_TURNS", 10)
+CHAT_RATE_LIMIT_WINDOW_SECONDS = env_int("CHAT_RATE_LIMIT_WINDOW_SECONDS", 60)
 # How often streaming text is written to the database, in seconds.
 CHAT_CHECKPOINT_SECONDS = env_float("CHAT_CHECKPOINT_SECONDS", 1.0)
 # How often coalesced deltas are pushed to the page, in seconds.

@@ -228,3 +228,95 @@ async def test_logout_closes_the_persons_open_sockets(alice: User) -> None:
     await sync_to_async(client.post)("/accounts/logout/")
     output = await socket.receive_output(timeout=2)
     assert output == {"type": "websocket.close", "code": 4001}
+
+
+async def test_password_change_closes_the_persons_open_sockets(alice: User) -> None:
+    conversation = await make_conversation(alice)
+    socket, connected, _ = await connect(alice, conversation)
+    assert connected
+    await socket.receive_from()
+
+    def change_password() -> None:
+        alice.set_password("a brand new passphrase")
+        alice.save()
+
+    await asyncio.to_thread(change_password)
+    output = await socket.receive_output(timeout=2)
+    assert output == {"type": "websocket.close", "code": 4001}
+
+
+async def test_a_session_ended_elsewhere_stops_the_socket_at_its_next_frame(alice: User) -> None:
+    from django.contrib.sessions.models import Session
+
+    conversation = await make_conversation(alice)
+    socket, _, _ = await connect(alice, conversation)
+    await socket.receive_from()
+    await Session.objects.all().adelete()  # e.g. an admin ended every session
+    await socket.send_to(text_data=frame("tax on 85000 EUR"))
+    assert await socket.receive_output(timeout=2) == {"type": "websocket.close", "code": 4001}
+    assert await Message.objects.acount() == 0
+
+
+async def test_a_frame_naming_another_conversation_cannot_reach_it(alice: User, bob: User) -> None:
+    alices = await make_conversation(alice)
+    bobs = await make_conversation(bob)
+    socket, _, _ = await connect(bob, bobs)
+    await socket.receive_from()
+    await socket.send_to(
+        text_data=json.dumps(
+            {"message": "hi", "conversation": alices.pk, "conversation_id": alices.pk}
+        )
+    )
+    await receive_until(socket, lambda f: 'id="messages"' in f)
+    assert await Message.objects.filter(conversation=alices).acount() == 0
+    assert await Message.objects.filter(conversation=bobs).acount() == 2
+    answer = await Message.objects.aget(conversation=bobs, role="assistant")
+    await receive_until(socket, is_finished_bubble(answer.pk))
+    await socket.disconnect()
+
+
+async def test_flood_of_messages_is_rate_limited_with_a_wait_time(
+    alice: User, settings: object
+) -> None:
+    settings.CHAT_RATE_LIMIT_TURNS = 2  # type: ignore[attr-defined]
+    conversation = await make_conversation(alice)
+    socket, _, _ = await connect(alice, conversation)
+    await socket.receive_from()
+    for index in range(2):
+        await socket.send_to(text_data=frame(f"tax on {index + 1}0000 EUR"))
+        await receive_until(socket, lambda f: 'id="messages"' in f)
+        answer = await Message.objects.filter(conversation=conversation, role="assistant").alatest(
+            "pk"
+        )
+        await receive_until(socket, is_finished_bubble(answer.pk))
+    await socket.send_to(text_data=frame("tax on 30000 EUR"))
+    refusal = await receive_until(socket, lambda f: "chat-alert" in f and "Try again in" in f)
+    assert "tax on 30000 EUR" in refusal[-1]  # the text goes back into the box
+    assert await Message.objects.filter(conversation=conversation).acount() == 4
+    await socket.disconnect()
+
+
+async def test_model_output_with_markup_is_escaped_while_streaming(
+    alice: User, settings: object
+) -> None:
+    from chat.engines import offline
+
+    conversation = await make_conversation(alice)
+    socket, _, _ = await connect(alice, conversation)
+    await socket.receive_from()
+    original = offline.NO_AMOUNT_ANSWER
+    offline.NO_AMOUNT_ANSWER = (
+        '<script>alert(1)</script> <img src=x onerror=alert(2)> <a hx-get="/admin/">x</a>'
+    )
+    try:
+        await socket.send_to(text_data=frame("hello"))
+        await receive_until(socket, lambda f: 'id="messages"' in f)
+        answer = await Message.objects.aget(conversation=conversation, role="assistant")
+        frames = await receive_until(socket, is_finished_bubble(answer.pk))
+    finally:
+        offline.NO_AMOUNT_ANSWER = original
+    from tests.htmlcheck import active_parts
+
+    for html in frames:
+        assert active_parts(html) == []
+    assert "&lt;script&gt;" in "".join(frames)

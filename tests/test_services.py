@@ -214,3 +214,33 @@ def test_restart_marks_orphaned_streaming_answers_interrupted(alice: User) -> No
     orphan = Message.objects.get(pk=started.assistant_message.pk)
     assert orphan.status == Message.Status.INTERRUPTED
     assert "restarted" in orphan.error_detail
+
+
+@pytest.mark.django_db
+def test_too_many_questions_in_a_minute_are_refused_with_a_wait_time(
+    alice: User, bob: User, settings: object
+) -> None:
+    settings.CHAT_RATE_LIMIT_TURNS = 3  # type: ignore[attr-defined]
+    for index in range(3):
+        started = start(alice, f"question {index}")
+        started.assistant_message.status = Message.Status.COMPLETE
+        started.assistant_message.save()
+    with pytest.raises(services.TurnRejected, match=r"Try again in (5[0-9]|60) s"):
+        start(alice, "one more")
+    assert Message.objects.filter(text="one more").count() == 0
+    start(bob, "bob has his own budget")
+
+
+@pytest.mark.django_db
+def test_rate_limit_counts_only_the_window(alice: User, settings: object) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    settings.CHAT_RATE_LIMIT_TURNS = 2  # type: ignore[attr-defined]
+    for index in range(2):
+        started = start(alice, f"question {index}")
+        started.assistant_message.status = Message.Status.COMPLETE
+        started.assistant_message.save()
+    Message.objects.update(created_at=timezone.now() - timedelta(seconds=61))
+    start(alice, "a minute later")
