@@ -16,4 +16,7 @@ if os.environ.get("TEST_DATABASE_URL"):
 
     DATABASES = {"default": dj_database_url.parse(os.environ["TEST_DATABASE_URL"])}
 
+# The test client speaks plain HTTP; production's HTTPS redirect is checked by check --deploy.
+SECURE_SSL_REDIRECT = False
+
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests

@@ -109,11 +109,20 @@ def browser() -> Iterator[object]:
 
 @pytest.fixture
 def page(browser: object) -> Iterator[object]:
+    """A fresh page; the test fails if the page broke our Content-Security-Policy."""
     context = browser.new_context(viewport={"width": 1280, "height": 860})  # type: ignore[attr-defined]
     page = context.new_page()
     page.set_default_timeout(15_000)
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     yield page
     context.close()
+    assert violations == [], violations
 
 
 @pytest.fixture(scope="session")
