@@ -26,6 +26,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 ARTIFACTS = ROOT / "test-artifacts"
+SERVERS: dict[str, subprocess.Popen[bytes]] = {}
 
 
 def _free_port() -> int:
@@ -47,8 +48,9 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float =
 
 
 @contextlib.contextmanager
-def serve_taxsite(workdir: Path, **env_overrides: str) -> Iterator[str]:
-    """`manage.py runserver` (daphne) on a free port with its own SQLite file; yields its URL."""
+def serve_taxsite(workdir: Path, port: int = 0, **env_overrides: str) -> Iterator[str]:
+    """Serve as `make run` does (migrate, recover_turns, runserver with daphne) on a free port
+    with its own SQLite file in `workdir`; yields the URL. The process is `SERVERS[url]`."""
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "REDIS_"))},
         "DJANGO_SETTINGS_MODULE": "taxsite.settings",
@@ -61,7 +63,8 @@ def serve_taxsite(workdir: Path, **env_overrides: str) -> Iterator[str]:
     }
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "--noinput", "-v0"], env=env, check=True, cwd=ROOT)
-    port = _free_port()
+    subprocess.run([*manage, "recover_turns"], env=env, check=True, cwd=ROOT, capture_output=True)
+    port = port or _free_port()
     with (workdir / "server.log").open("wb") as log:
         server = subprocess.Popen(
             [*manage, "runserver", f"127.0.0.1:{port}", "--noreload"],
@@ -70,10 +73,13 @@ def serve_taxsite(workdir: Path, **env_overrides: str) -> Iterator[str]:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+        url = f"http://127.0.0.1:{port}"
+        SERVERS[url] = server
         try:
             _wait_for_port(port, server)
-            yield f"http://127.0.0.1:{port}"
+            yield url
         finally:
+            SERVERS.pop(url, None)
             server.terminate()
             server.wait(timeout=10)
 
