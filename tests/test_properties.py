@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import User
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from chat import services
 from chat.consumers import _parse_frame
@@ -42,11 +43,13 @@ def test_parser_returns_a_revenue_or_a_clear_error(raw: object) -> None:
     try:
         revenue = parse_revenue(raw)
     except RevenueError as error:
-        assert str(error).startswith("revenue")
-        assert len(str(error)) < 200
+        message = str(error)
     else:
         assert revenue.is_finite()
         assert revenue >= 0
+        message = "revenue ok"
+    assert message.startswith("revenue")
+    assert len(message) < 200
     assert time.perf_counter() - started < 0.05
 
 
@@ -118,8 +121,8 @@ def test_any_question_ends_in_a_finished_answer(alice: User, question: str) -> N
         started = services.turn_start(
             conversation=conversation, text=question, engine=OfflineEngine()
         )
-    except services.TurnRejected as rejected:
-        assert not question.strip() or len(question.strip()) > 4000 or "Try again" in str(rejected)
+    except services.TurnRejected:
+        assert not question.strip()  # the only refusal a 300-character question can get
         return
     message = asyncio.run(
         services.turn_run(
