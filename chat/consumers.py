@@ -1,6 +1,7 @@
 """The conversation socket: authenticate, authorize, start or stop turns, forward fragments."""
 
 import json
+import logging
 from importlib import import_module
 from typing import Any
 
@@ -17,9 +18,17 @@ from chat.engines import get_engine
 from chat.groups import conversation_group, user_group
 from chat.models import Conversation
 
+logger = logging.getLogger(__name__)
+
+LAYER_DOWN = (
+    "Live updates are unavailable: our message service is down. Your conversations are safe "
+    "and answers are still saved; reload the page in a moment to see them."
+)
+
 # A chat message is at most a few thousand characters; anything far larger is not one.
 MAX_FRAME_CHARS = 64 * 1024
 
+CLOSE_TRY_AGAIN = 1011  # htmx's ws extension reconnects after this code
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
 CLOSE_SESSION_ENDED = 4001
@@ -41,9 +50,17 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_NOT_FOUND)
             return
         self.conversation_id = conversation_id
-        for group in (conversation_group(conversation_id), user_group(user.pk)):
-            await self.channel_layer.group_add(group, self.channel_name)
-            self.groups_joined.append(group)
+        try:
+            for group in (conversation_group(conversation_id), user_group(user.pk)):
+                await self.channel_layer.group_add(group, self.channel_name)
+                self.groups_joined.append(group)
+        except Exception:
+            # The channel layer (Redis) is down: say so; the page keeps trying to reconnect.
+            logger.exception("Channel layer unavailable for conversation %s", conversation_id)
+            await self.accept()
+            await self.send(text_data=fragments.alert(LAYER_DOWN))
+            await self.close(code=CLOSE_TRY_AGAIN)
+            return
         await self.accept()
         # Catch up: whatever happened while this socket was away, from the database.
         await self.send(text_data=await _transcript_html(conversation))
@@ -92,11 +109,18 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         appended = fragments.messages_appended(
             [(started.user_message, []), (started.assistant_message, [])]
         )
-        await self.channel_layer.group_send(
-            conversation_group(self.conversation_id),
-            {"type": "chat.fragment", "html": appended},
-        )
-        await self.send(text_data=fragments.alert("") + (sidebar or ""))
+        try:
+            await self.channel_layer.group_send(
+                conversation_group(self.conversation_id),
+                {"type": "chat.fragment", "html": appended},
+            )
+            notice = ""
+        except Exception:
+            # The question is stored and will be answered; only live updates are lost.
+            logger.exception("Channel layer unavailable for conversation %s", self.conversation_id)
+            await self.send(text_data=appended)
+            notice = LAYER_DOWN
+        await self.send(text_data=fragments.alert(notice) + (sidebar or ""))
         runner.turn_launch(
             conversation_id=self.conversation_id,
             message_id=started.assistant_message.pk,
