@@ -102,9 +102,7 @@ async def test_a_tool_that_raises_is_answered_and_the_turn_completes(alice: User
         )
     finally:
         registry.tools.pop("broken_tool")
-        assert (
-            "calculate_tax" in registry.tools and registry.tools["calculate_tax"] is CALCULATE_TAX
-        )
+        assert registry.tools["calculate_tax"] is CALCULATE_TAX
     assert message.status == "complete"
     receipt = await ToolCall.objects.aget(message_id=message.pk)
     assert receipt.error == "The tool failed unexpectedly."
