@@ -1,4 +1,5 @@
 import asyncio
+import os
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -8,10 +9,16 @@ from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 from django.test import Client
+from hypothesis import settings as hypothesis_settings
 
 from taxsite.asgi import application
 
 ORIGIN = (b"origin", b"http://127.0.0.1:8000")
+
+# CI explores the same examples every run (a red CI is then reproducible); locally they vary.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI", "").lower() == "true":
+    hypothesis_settings.load_profile("ci")
 
 
 @pytest.fixture(autouse=True)

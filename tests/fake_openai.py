@@ -467,6 +467,7 @@ class FakeOpenAI:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, token_delay: float = 0.0) -> None:
         self.token_delay = token_delay
         self.requests: list[Recorded] = []
+        self.disconnects = 0
         self.steps: list[Step] = []
         self.ids = Ids()
         self.threads: dict[str, list[dict[str, Any]]] = {}
@@ -498,6 +499,7 @@ class FakeOpenAI:
     def reset(self) -> None:
         with self.lock:
             self.requests.clear()
+            self.disconnects = 0
             self.steps.clear()
             self.threads.clear()
             self.runs.clear()
@@ -594,7 +596,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
-            pass  # the client went away (Stop): fine
+            fake.disconnects += 1  # the client went away mid-stream (Stop)
 
     def _chunk(self, data: bytes) -> None:
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")

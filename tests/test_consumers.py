@@ -320,3 +320,55 @@ async def test_model_output_with_markup_is_escaped_while_streaming(
     for html in frames:
         assert active_parts(html) == []
     assert "&lt;script&gt;" in "".join(frames)
+
+
+@pytest.mark.parametrize(
+    ("origin", "accepted"),
+    [
+        (b"https://taxsite.example.com", True),
+        (b"https://evil.example.com", False),  # a sibling subdomain
+        (b"https://example.com", False),  # the parent domain
+        (b"https://taxsite.example.com.evil.net", False),
+        (b"null", False),
+    ],
+)
+async def test_only_our_own_host_is_an_accepted_origin(
+    alice: User, settings: object, origin: bytes, accepted: bool
+) -> None:
+    from channels.testing import WebsocketCommunicator
+
+    from taxsite.asgi import websocket_application
+
+    settings.ALLOWED_HOSTS = ["taxsite.example.com"]  # type: ignore[attr-defined]
+    conversation = await make_conversation(alice)
+    cookie = await asyncio.to_thread(session_cookie, alice)
+    socket = WebsocketCommunicator(
+        websocket_application(),
+        f"/ws/conversations/{conversation.pk}/",
+        headers=[(b"origin", origin), cookie],
+    )
+    connected, _ = await socket.connect()
+    assert connected is accepted
+    if connected:
+        await socket.disconnect()
+
+
+async def test_second_tab_sees_the_same_stream_and_cannot_start_a_parallel_turn(
+    alice: User, settings: object
+) -> None:
+    settings.OFFLINE_TOKEN_DELAY = 0.03  # type: ignore[attr-defined]
+    conversation = await make_conversation(alice)
+    first, _, _ = await connect(alice, conversation)
+    second, _, _ = await connect(alice, conversation)
+    await first.receive_from()
+    await second.receive_from()
+    await first.send_to(text_data=frame("tax on 85000 EUR"))
+    await receive_until(second, lambda f: 'id="messages"' in f)
+    await second.send_to(text_data=frame("tax on 99000 EUR"))
+    await receive_until(second, lambda f: "still being written" in f)
+    answer = await Message.objects.aget(conversation=conversation, role="assistant")
+    frames = await receive_until(second, is_finished_bubble(answer.pk))
+    assert "€14,500.00" in frames[-1]
+    assert await Message.objects.filter(conversation=conversation).acount() == 2
+    await first.disconnect()
+    await second.disconnect()

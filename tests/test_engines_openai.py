@@ -554,3 +554,47 @@ def test_ask_command_works_with_each_engine(
     printed = capsys.readouterr().out
     assert "The tax on €85000.00 is €14500.00." in printed
     assert Message.objects.get(role="assistant").engine == engine
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+async def test_stop_closes_the_upstream_stream_promptly_and_keeps_the_partial_answer(
+    alice: User, fake_openai: FakeOpenAI, settings: Any, engine: str
+) -> None:
+    from chat import runner
+
+    settings.ASSISTANT_ENGINE = engine
+    fake_openai.token_delay = 0.1
+    fake_openai.script(Text.of_length(200))  # 20 s of answer if nobody stops it
+    conversation = await asyncio.to_thread(services.conversation_get_or_create_empty, owner=alice)
+    engine_ = get_engine()
+    started = await asyncio.to_thread(
+        services.turn_start, conversation=conversation, text="hello", engine=engine_
+    )
+    task = runner.turn_launch(
+        conversation_id=conversation.pk,
+        message_id=started.assistant_message.pk,
+        listener=Listener(),
+        engine=engine_,
+    )
+    for _ in range(50):  # until some of the answer has arrived
+        await asyncio.sleep(0.1)
+        if (
+            fake_openai.requests
+            and "word" in (await Message.objects.aget(pk=started.assistant_message.pk)).text
+        ):
+            break
+    await asyncio.sleep(0.3)
+    stopped_at = asyncio.get_running_loop().time()
+    assert runner.turn_stop(conversation.pk)
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert asyncio.get_running_loop().time() - stopped_at < 1.0
+    answer = await Message.objects.aget(pk=started.assistant_message.pk)
+    assert answer.status == "interrupted"
+    assert answer.text.startswith("word0 ")  # the partial answer is kept
+    assert len(answer.text) < 400
+    for _ in range(30):  # the fake notices the closed connection at its next write
+        if fake_openai.disconnects:
+            break
+        await asyncio.sleep(0.1)
+    assert fake_openai.disconnects == 1

@@ -74,24 +74,24 @@ def parse_revenue(raw: object) -> Decimal:
         raise RevenueError(
             f"revenue is too long ({len(raw)} characters); give a plain amount like 85000."
         )
-    shown = raw.strip()[:MAX_INPUT_CHARS]
-    if not shown:
+    stripped = raw.strip()
+    # Quoted back briefly: the message goes to the model and the page, never a wall of input.
+    shown = repr(stripped[:20] + ("…" if len(stripped) > 20 else ""))[:48]
+    if not stripped:
         raise RevenueError("revenue is empty; give the yearly revenue in euros, like 85000.")
-    if shown.startswith("-"):
-        raise RevenueError(f"revenue {shown!r} is negative; revenue must be zero or more.")
+    if stripped.startswith("-"):
+        raise RevenueError(f"revenue {shown} is negative; revenue must be zero or more.")
     match = _AMOUNT.fullmatch(raw)
     if match is None:
         raise RevenueError(
-            f"revenue {shown!r} is not an amount in euros; use digits such as 85000 or "
+            f"revenue {shown} is not an amount in euros; use digits such as 85000 or "
             "85,000.50 (no negative numbers, exponents or words)."
         )
     whole = match["whole"].replace(",", "")
     fraction = match["fraction"] or "0"
     revenue = Decimal(f"{whole}.{fraction}")
     if revenue > MAX_REVENUE:
-        raise RevenueError(
-            f"revenue {shown!r} is above the supported maximum of 1,000,000,000,000."
-        )
+        raise RevenueError(f"revenue {shown} is above the supported maximum of 1,000,000,000,000.")
     return revenue
 
 
