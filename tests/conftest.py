@@ -1,6 +1,6 @@
 import asyncio
-import os
 import json
+import os
 from collections.abc import Iterator
 from typing import Any
 
