@@ -123,3 +123,33 @@ def test_model_output_and_titles_are_inert_in_the_page(alice: User) -> None:
     transcript = html[html.index('id="messages"') : html.index('id="chat-alert"')]
     assert active_parts(transcript) == []
     assert "&lt;script&gt;alert" in html
+
+
+def test_tool_receipts_with_hostile_arguments_are_inert_in_the_page(alice: User) -> None:
+    from chat.tools.registry import registry
+
+    conversation = conversation_with_answer(alice, "question", "answer")
+    answer = conversation.messages.get(role="assistant")
+    for raw in (
+        '{"revenue": "<script>alert(1)</script>"}',
+        '{"revenue": "<img src=x onerror=alert(1)>"}',
+    ):
+        outcome = registry.run("calculate_tax", raw)
+        ToolCall.objects.create(
+            message=answer,
+            call_id="call_x",
+            name="calculate_tax",
+            raw_arguments=raw,
+            output=outcome.output,
+            error=outcome.error,
+        )
+    ToolCall.objects.create(
+        message=answer,
+        call_id="call_y",
+        name='<img src=x onerror="alert(3)">',
+        error="Unknown tool",
+    )
+    html = logged_in(alice).get(f"/c/{conversation.pk}/").content.decode()
+    transcript = html[html.index('id="messages"') : html.index('id="chat-alert"')]
+    assert active_parts(transcript) == []
+    assert "Not calculated: revenue" in transcript
