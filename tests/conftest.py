@@ -68,6 +68,19 @@ async def receive_until(
             return frames
 
 
+def is_appended(frame: str) -> bool:
+    """The frame that appends a new question and its (empty) answer to the transcript."""
+    return 'id="messages"' in frame
+
+
+async def wait_for_answer(communicator: WebsocketCommunicator, conversation: Any) -> list[str]:
+    """Frames until the conversation's newest answer is finished (after `is_appended`)."""
+    from chat.models import Message
+
+    answer = await Message.objects.filter(conversation=conversation, role="assistant").alatest("pk")
+    return await receive_until(communicator, is_finished_bubble(answer.pk))
+
+
 def is_finished_bubble(message_id: int) -> Any:
     def check(frame: str) -> bool:
         return f'id="message-{message_id}"' in frame and 'data-status="streaming"' not in frame

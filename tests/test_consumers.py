@@ -10,10 +10,12 @@ from chat.models import Conversation, Message, ToolCall
 from tests.conftest import (
     ORIGIN,
     frame,
+    is_appended,
     is_finished_bubble,
     receive_until,
     session_cookie,
     socket_for,
+    wait_for_answer,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -40,7 +42,7 @@ async def test_tax_question_streams_in_order_and_completes(alice: User) -> None:
     assert connected
     await socket.receive_from()  # the catch-up transcript
     await socket.send_to(text_data=frame("What is the tax on 85,000 euros of revenue?"))
-    frames = await receive_until(socket, lambda f: 'id="messages"' in f)
+    frames = await receive_until(socket, is_appended)
     assert any("conversation-list" in f and "What is the tax on 85,000" in f for f in frames)
     appended = frames[-1]
     assert "What is the tax on 85,000 euros of revenue?" in appended
@@ -67,7 +69,7 @@ async def test_second_send_while_streaming_is_refused_and_text_given_back(
     socket, _, _ = await connect(alice, conversation)
     await socket.receive_from()
     await socket.send_to(text_data=frame("tax on 85000 EUR"))
-    await receive_until(socket, lambda f: 'id="messages"' in f)
+    await receive_until(socket, is_appended)
     await socket.send_to(text_data=frame("and on 90000 EUR?"))
     refusal = await receive_until(
         socket, lambda f: "chat-alert" in f and "still being written" in f
@@ -86,7 +88,7 @@ async def test_stop_ends_the_answer_as_interrupted(alice: User, settings: object
     socket, _, _ = await connect(alice, conversation)
     await socket.receive_from()
     await socket.send_to(text_data=frame("tax on 85000 EUR"))
-    await receive_until(socket, lambda f: 'id="messages"' in f)
+    await receive_until(socket, is_appended)
     await asyncio.sleep(0.2)
     await socket.send_to(text_data=json.dumps({"action": "stop"}))
     answer = await Message.objects.aget(conversation=conversation, role="assistant")
@@ -107,7 +109,7 @@ async def test_turn_finishes_and_is_stored_after_the_socket_closes(
     socket, _, _ = await connect(alice, conversation)
     await socket.receive_from()
     await socket.send_to(text_data=frame("tax on 85000 EUR"))
-    await receive_until(socket, lambda f: 'id="messages"' in f)
+    await receive_until(socket, is_appended)
     await socket.disconnect()
     answer = await Message.objects.aget(conversation=conversation, role="assistant")
     for _ in range(100):
@@ -185,7 +187,7 @@ async def test_bad_frames_get_an_error_and_the_socket_stays_usable(
     await socket.send_to(text_data=payload)
     assert reason in await socket.receive_from()
     await socket.send_to(text_data=frame("hello"))
-    await receive_until(socket, lambda f: 'id="messages"' in f and "hello" in f)
+    await receive_until(socket, lambda f: is_appended(f) and "hello" in f)
     answer = await Message.objects.aget(conversation=conversation, role="assistant")
     await receive_until(socket, is_finished_bubble(answer.pk))
     await socket.disconnect()
@@ -205,7 +207,7 @@ async def test_person_text_is_escaped_in_the_streamed_fragment(alice: User) -> N
     socket, _, _ = await connect(alice, conversation)
     await socket.receive_from()
     await socket.send_to(text_data=frame('<img src=x onerror="alert(1)"> tax on 85000 EUR'))
-    appended = (await receive_until(socket, lambda f: 'id="messages"' in f))[-1]
+    appended = (await receive_until(socket, is_appended))[-1]
     assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in appended
     assert "<img" not in appended
     answer = await Message.objects.aget(conversation=conversation, role="assistant")
@@ -267,7 +269,7 @@ async def test_a_frame_naming_another_conversation_cannot_reach_it(alice: User, 
             {"message": "hi", "conversation": alices.pk, "conversation_id": alices.pk}
         )
     )
-    await receive_until(socket, lambda f: 'id="messages"' in f)
+    await receive_until(socket, is_appended)
     assert await Message.objects.filter(conversation=alices).acount() == 0
     assert await Message.objects.filter(conversation=bobs).acount() == 2
     answer = await Message.objects.aget(conversation=bobs, role="assistant")
@@ -284,11 +286,8 @@ async def test_flood_of_messages_is_rate_limited_with_a_wait_time(
     await socket.receive_from()
     for index in range(2):
         await socket.send_to(text_data=frame(f"tax on {index + 1}0000 EUR"))
-        await receive_until(socket, lambda f: 'id="messages"' in f)
-        answer = await Message.objects.filter(conversation=conversation, role="assistant").alatest(
-            "pk"
-        )
-        await receive_until(socket, is_finished_bubble(answer.pk))
+        await receive_until(socket, is_appended)
+        await wait_for_answer(socket, conversation)
     await socket.send_to(text_data=frame("tax on 30000 EUR"))
     refusal = await receive_until(socket, lambda f: "chat-alert" in f and "Try again in" in f)
     assert "tax on 30000 EUR" in refusal[-1]  # the text goes back into the box
@@ -310,7 +309,7 @@ async def test_model_output_with_markup_is_escaped_while_streaming(
     )
     try:
         await socket.send_to(text_data=frame("hello"))
-        await receive_until(socket, lambda f: 'id="messages"' in f)
+        await receive_until(socket, is_appended)
         answer = await Message.objects.aget(conversation=conversation, role="assistant")
         frames = await receive_until(socket, is_finished_bubble(answer.pk))
     finally:
@@ -363,7 +362,7 @@ async def test_second_tab_sees_the_same_stream_and_cannot_start_a_parallel_turn(
     await first.receive_from()
     await second.receive_from()
     await first.send_to(text_data=frame("tax on 85000 EUR"))
-    await receive_until(second, lambda f: 'id="messages"' in f)
+    await receive_until(second, is_appended)
     await second.send_to(text_data=frame("tax on 99000 EUR"))
     await receive_until(second, lambda f: "still being written" in f)
     answer = await Message.objects.aget(conversation=conversation, role="assistant")

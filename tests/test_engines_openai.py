@@ -16,6 +16,7 @@ from chat.models import Conversation, Message, ToolCall
 from tests.conftest import (
     ORIGIN,
     frame,
+    is_appended,
     is_finished_bubble,
     receive_until,
     session_cookie,
@@ -94,7 +95,7 @@ async def test_tax_turn_streams_over_the_socket_and_persists_everything(
     assert (await socket.connect())[0]
     await socket.receive_from()
     await socket.send_to(text_data=frame("What is the tax on 85,000 euros of revenue?"))
-    await receive_until(socket, lambda f: 'id="messages"' in f)
+    await receive_until(socket, is_appended)
     answer = await Message.objects.aget(conversation=conversation, role="assistant")
     frames = await receive_until(socket, is_finished_bubble(answer.pk), timeout=15)
     await socket.disconnect()

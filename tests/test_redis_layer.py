@@ -13,6 +13,7 @@ from chat.models import Message
 from tests.conftest import (
     ORIGIN,
     frame,
+    is_appended,
     is_finished_bubble,
     receive_until,
     session_cookie,
@@ -62,7 +63,7 @@ async def test_turn_streams_through_redis(alice: User, redis_layer: None) -> Non
     await first_tab.receive_from()
     await second_tab.receive_from()
     await first_tab.send_to(text_data=frame("tax on 85000 EUR"))
-    await receive_until(first_tab, lambda f: 'id="messages"' in f)
+    await receive_until(first_tab, is_appended)
     answer = await Message.objects.aget(conversation=conversation, role="assistant")
     # The second tab sees the same stream, through Redis.
     frames = await receive_until(second_tab, is_finished_bubble(answer.pk), timeout=10)

@@ -27,8 +27,8 @@ from chat.engines.base import (
     TurnRequest,
     UsageReported,
 )
-from chat.engines.client import openai_client
-from chat.engines.errors import failure_from
+from chat.engines.client import OpenAIEngine, openai_client
+from chat.engines.errors import STREAM_ENDED_EARLY, failure_from
 from chat.engines.history import chat_tools, plain_messages
 from chat.provider_state import provider_resource_get, provider_resource_store
 
@@ -38,7 +38,6 @@ warnings.filterwarnings(
     "ignore", message="The Assistants API is deprecated", category=DeprecationWarning
 )
 
-DROPPED = "The connection to the AI provider ended before the answer was finished."
 ENDED_BADLY = {
     "thread.run.failed": "The AI provider could not produce an answer.",
     "thread.run.incomplete": "The answer was cut short by the AI provider.",
@@ -49,14 +48,10 @@ ENDED_BADLY = {
 THREAD_CREATE_MESSAGES = 32
 
 
-class AssistantsEngine:
+class AssistantsEngine(OpenAIEngine):
     name = "assistants"
     label = "Assistants (legacy)"
     thread_scope = "assistants"
-
-    @property
-    def model_name(self) -> str:
-        return str(settings.OPENAI_MODEL)
 
     async def stream(self, request: TurnRequest) -> AsyncGenerator[EngineEvent, None]:
         client = openai_client()
@@ -104,7 +99,7 @@ class AssistantsEngine:
                         yield TurnFailed(ENDED_BADLY[kind], detail, interrupted=partial)
                     return
                 if required is None:
-                    yield TurnFailed(DROPPED, interrupted=True)
+                    yield TurnFailed(STREAM_ENDED_EARLY, interrupted=True)
                     return
                 run_id = required.id
                 outputs = []

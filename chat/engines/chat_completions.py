@@ -20,11 +20,9 @@ from chat.engines.base import (
     TurnRequest,
     UsageReported,
 )
-from chat.engines.client import openai_client
-from chat.engines.errors import failure_from
+from chat.engines.client import OpenAIEngine, openai_client
+from chat.engines.errors import STREAM_ENDED_EARLY, failure_from
 from chat.engines.history import chat_messages, chat_tools
-
-DROPPED = "The connection to the AI provider ended before the answer was finished."
 
 
 @dataclass
@@ -34,14 +32,10 @@ class _PendingCall:
     arguments: str = ""
 
 
-class ChatCompletionsEngine:
+class ChatCompletionsEngine(OpenAIEngine):
     name = "chat"
     label = "Chat Completions"
     thread_scope = "chat"
-
-    @property
-    def model_name(self) -> str:
-        return str(settings.OPENAI_MODEL)
 
     async def stream(self, request: TurnRequest) -> AsyncGenerator[EngineEvent, None]:
         client = openai_client()
@@ -95,7 +89,7 @@ class ChatCompletionsEngine:
                             if choice.finish_reason:
                                 finish_reason = choice.finish_reason
                 if finish_reason is None:
-                    yield TurnFailed(DROPPED, interrupted=True)
+                    yield TurnFailed(STREAM_ENDED_EARLY, interrupted=True)
                     return
                 if finish_reason == "length":
                     yield TurnFailed(

@@ -33,3 +33,11 @@ def openai_client() -> AsyncOpenAI:
         )
         _clients[key] = client
     return client
+
+
+class OpenAIEngine:
+    """What the engines that speak an OpenAI API share: the configured model."""
+
+    @property
+    def model_name(self) -> str:
+        return str(settings.OPENAI_MODEL)

@@ -10,6 +10,8 @@ from chat.engines.base import TurnFailed
 
 logger = logging.getLogger(__name__)
 
+STREAM_ENDED_EARLY = "The connection to the AI provider ended before the answer was finished."
+
 
 def _wait_phrase(seconds: float | None) -> str:
     if seconds is None or not math.isfinite(seconds) or seconds <= 0:

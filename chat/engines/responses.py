@@ -21,28 +21,23 @@ from chat.engines.base import (
     TurnRequest,
     UsageReported,
 )
-from chat.engines.client import openai_client
-from chat.engines.errors import failure_from
+from chat.engines.client import OpenAIEngine, openai_client
+from chat.engines.errors import STREAM_ENDED_EARLY, failure_from
 from chat.engines.history import responses_items, responses_tools
 
 STATE_MODES = ("conversation", "previous_response_id", "stateless")
 # The Conversations API takes at most 20 items per call.
 ITEMS_PER_CALL = 20
 REFUSED = "The model declined to answer this request."
-DROPPED = "The connection to the AI provider ended before the answer was finished."
 
 
-class ResponsesEngine:
+class ResponsesEngine(OpenAIEngine):
     name = "responses"
     label = "OpenAI Responses"
 
     def __init__(self) -> None:
         self.state_mode = settings.OPENAI_STATE_MODE  # validated by chat.checks
         self.thread_scope = f"responses:{self.state_mode}"
-
-    @property
-    def model_name(self) -> str:
-        return str(settings.OPENAI_MODEL)
 
     async def stream(self, request: TurnRequest) -> AsyncGenerator[EngineEvent, None]:
         client = openai_client()
@@ -103,7 +98,7 @@ class ResponsesEngine:
                             )
                             return
                 if finished is None:
-                    yield TurnFailed(DROPPED, interrupted=True)
+                    yield TurnFailed(STREAM_ENDED_EARLY, interrupted=True)
                     return
                 if finished.usage is not None:
                     yield UsageReported(finished.usage.input_tokens, finished.usage.output_tokens)
