@@ -272,6 +272,7 @@ def _finish(message: Message, conversation: Conversation) -> None:
 
 
 async def _notify(listener: TurnListener, ctx: _TurnContext, *, finished: bool = False) -> None:
+    ctx.message.text = ctx.text  # joined here, per push, not per delta
     delta = "".join(ctx.pending_delta)
     ctx.pending_delta.clear()
     ctx.last_push = time.monotonic()
@@ -286,13 +287,12 @@ async def _notify(listener: TurnListener, ctx: _TurnContext, *, finished: bool =
 async def _on_text(listener: TurnListener, ctx: _TurnContext, text: str) -> None:
     ctx.parts.append(text)
     ctx.pending_delta.append(text)
-    ctx.message.text = ctx.text
     now = time.monotonic()
     if now - ctx.last_push >= settings.CHAT_PUSH_SECONDS:
         await _notify(listener, ctx)
     if now - ctx.last_checkpoint >= settings.CHAT_CHECKPOINT_SECONDS:
         ctx.last_checkpoint = now
-        await _checkpoint(ctx.message.pk, ctx.message.text)
+        await _checkpoint(ctx.message.pk, ctx.text)
 
 
 async def _on_tool_call(listener: TurnListener, ctx: _TurnContext, call: ToolCallRequested) -> None:
