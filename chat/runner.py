@@ -39,7 +39,3 @@ def turn_stop(conversation_id: int) -> bool:
         return False
     task.cancel()
     return True
-
-
-def turn_task(conversation_id: int) -> asyncio.Task[Message] | None:
-    return _running.get(conversation_id)
