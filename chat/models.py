@@ -21,6 +21,11 @@ class Conversation(models.Model):
         blank=True,
         help_text="Threads this conversation was bound to before its engine changed.",
     )
+    deleted_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the person deleted it: gone for them; review keeps a tombstone.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -53,6 +58,30 @@ class Message(models.Model):
     engine = models.CharField(max_length=32, blank=True)
     model_name = models.CharField(max_length=100, blank=True)
     usage = models.JSONField(default=dict, blank=True)
+    reasoning = models.TextField(
+        blank=True, help_text="The model's reasoning, kept apart from the answer; never replayed."
+    )
+    figures_verified = models.BooleanField(
+        null=True,
+        blank=True,
+        help_text="Grounding check of the finished answer: every figure traced to a calculation, "
+        "the question or the tax table (None: not checked).",
+    )
+    unverified_figures = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Figures in the answer that the grounding check could not trace.",
+    )
+    turn_owner = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="While streaming: the channel name of the process that runs this turn.",
+    )
+    lease_expires_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="While streaming: the owner renews this; past it, the turn sweep ends the turn.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
