@@ -24,6 +24,7 @@ PG = ("127.0.0.1", 5432)
 REDIS = ("127.0.0.1", 6379)
 LEASE_SECONDS = 3.0
 SWEEP_SECONDS = 0.5
+DAPHNE = [sys.executable, "-m", "daphne", "-b", "127.0.0.1"]
 
 pytestmark = pytest.mark.multiprocess
 
@@ -67,8 +68,7 @@ class Deployment:
         port = _free_port()
         log = (self.logs / f"daphne-{name}.log").open("wb")
         process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
-            + ["taxsite.asgi:application"],
+            [*DAPHNE, "-p", str(port), "taxsite.asgi:application"],
             env=self.env,
             cwd=ROOT,
             stdout=log,
@@ -217,7 +217,8 @@ def ended(message_id: int) -> Any:
 async def latest_answer(deployment: Deployment, count: int) -> int:
     """The id of the count-th answer, once it exists."""
     async with asyncio.timeout(10):
-        while len(answers := await asyncio.to_thread(deployment.answers)) < count:
+        # Another process writes it: polling the shared database is the only way to see it.
+        while len(answers := await asyncio.to_thread(deployment.answers)) < count:  # noqa: ASYNC110
             await asyncio.sleep(0.05)
     return answers[count - 1][0]
 
