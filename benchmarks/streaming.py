@@ -50,12 +50,12 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 import redis
@@ -64,7 +64,7 @@ from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.typing import Origin
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from upstream import answer_text, question  # noqa: E402
+from upstream import answer_text, question
 
 ROOT = Path(__file__).resolve().parents[1]
 PG = ("127.0.0.1", 5432)
@@ -73,6 +73,7 @@ PROJECT_TARGETS = ("memory", "redis")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 WARMUP_DELTAS = 20
 CONNECTS_AT_ONCE = 50
+T = TypeVar("T")
 
 # --- Targets (printed, not asserted) --------------------------------------------------------------
 TARGET_N = 200
@@ -150,13 +151,11 @@ class Process:
             time.sleep(0.1)
 
     def stop(self) -> None:
+        # Killed outright: its figures are taken, and a graceful daphne shutdown takes seconds
+        # (the database it wrote to is dropped at the end anyway).
         if self.popen.poll() is None:
-            self.popen.terminate()
-            try:
-                self.popen.wait(3)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(5)
+            self.popen.kill()
+            self.popen.wait(10)
         if self.popen.stdout is not None:
             self.popen.stdout.close()
         with contextlib.suppress(ValueError):
@@ -331,8 +330,7 @@ class Answer:
             article_id = attributes.get("id", "").removeprefix("message-")
             status = attributes.get("data-status", "")
             if self.message_id is None and (
-                "bubble--assistant" in attributes.get("class", "").split()
-                or status == "streaming"
+                "bubble--assistant" in attributes.get("class", "").split() or status == "streaming"
             ):
                 self.message_id = article_id
             if article_id != self.message_id:
@@ -570,7 +568,9 @@ class Bench:
         env = {
             k: v
             for k, v in os.environ.items()
-            if not k.startswith(("OPENAI_", "DJANGO_", "REDIS_", "DATABASE_", "CHAT_", "ASSISTANT_"))
+            if not k.startswith(
+                ("OPENAI_", "DJANGO_", "REDIS_", "DATABASE_", "CHAT_", "ASSISTANT_")
+            )
         }
         env |= {
             "DJANGO_SETTINGS_MODULE": "taxsite.settings",
@@ -608,7 +608,7 @@ class Bench:
         for n in o.sizes:
             for user in range(n):
                 counts[user] += o.repeats * len(project)
-        starts = len(o.sizes) * o.repeats * len(project) + 2 * len(project)
+        starts = len(o.sizes) * o.repeats * len(project) + len(project)
         growth = len([t for t in o.growth_targets if t in PROJECT_TARGETS]) * len(o.growth)
         counts[0] += starts + o.single * len(project) + growth + 2
         return counts
@@ -619,13 +619,16 @@ class Bench:
         if "redis" in self.options.targets:
             redis.Redis.from_url(REDIS_URL, socket_timeout=5).ping()
         self.upstream = Process(
-            "upstream", [sys.executable, str(ROOT / "benchmarks" / "upstream.py")], {**os.environ}, self.logs
+            "upstream",
+            [sys.executable, str(ROOT / "benchmarks" / "upstream.py")],
+            {**os.environ},
+            self.logs,
         )
         self.upstream_url = f"http://127.0.0.1:{self.upstream.announced_port()}/v1"
         with psycopg.connect(
             host=PG[0], port=PG[1], user="postgres", dbname="postgres", autocommit=True
         ) as admin:
-            admin.execute(f'CREATE DATABASE "{self.database}"')  # type: ignore[arg-type]
+            admin.execute(f'CREATE DATABASE "{self.database}"')
         self.database_created = True
         began = time.monotonic()
         self.manage("migrate", "--noinput", "-v0")
@@ -648,7 +651,7 @@ class Bench:
                 with psycopg.connect(
                     host=PG[0], port=PG[1], user="postgres", dbname="postgres", autocommit=True
                 ) as admin:
-                    admin.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')  # type: ignore[arg-type]
+                    admin.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
                 self.database_created = False
             except psycopg.Error as error:
                 print(f"Could not drop database {self.database}: {error}", file=sys.stderr)
@@ -670,7 +673,12 @@ class Bench:
         if target == "relay":
             process = Process(
                 "relay",
-                [sys.executable, str(ROOT / "benchmarks" / "relay.py"), "--upstream", self.upstream_url],
+                [
+                    sys.executable,
+                    str(ROOT / "benchmarks" / "relay.py"),
+                    "--upstream",
+                    self.upstream_url,
+                ],
                 {**os.environ},
                 self.logs,
             )
@@ -679,7 +687,10 @@ class Bench:
             port = free_port()
             command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
             process = Process(
-                f"daphne-{target}", [*command, "taxsite.asgi:application"], self.env(target), self.logs
+                f"daphne-{target}",
+                [*command, "taxsite.asgi:application"],
+                self.env(target),
+                self.logs,
             )
             await asyncio.to_thread(process.wait_for_port, port)
             server = Server(target, process, port)
@@ -713,9 +724,7 @@ class Bench:
             gate = asyncio.Semaphore(CONNECTS_AT_ONCE)
 
             async def connect_one(user: int) -> ClientConnection:
-                session, conversation = (
-                    self.accounts.take(user) if server.is_project else ("", 0)
-                )
+                session, conversation = self.accounts.take(user) if server.is_project else ("", 0)
                 async with gate:
                     return await open_socket(server, session, conversation)
 
@@ -726,7 +735,9 @@ class Bench:
             assert upstream is not None
             before = (server.process.cpu(), time.process_time(), upstream.cpu())
             began = time.perf_counter()
-            tasks = [asyncio.ensure_future(ask(s, a)) for s, a in zip(sockets, answers, strict=True)]
+            tasks = [
+                asyncio.ensure_future(ask(s, a)) for s, a in zip(sockets, answers, strict=True)
+            ]
             _, pending = await asyncio.wait(tasks, timeout=o.timeout)
             after = (server.process.cpu(), time.process_time(), upstream.cpu())
             for task in pending:
@@ -748,27 +759,31 @@ class Bench:
             await close_all(sockets)
             await asyncio.to_thread(server.process.stop)
 
-    async def single_client(self, target: str) -> list[float]:
-        server = await self.start(target)
-        try:
-            times = []
-            for _ in range(self.options.single):
-                answer = await self.one(server, WARMUP_DELTAS, self.options.rate, user=0)
-                times.append(answer.ttft_ms)
-            return times
-        finally:
-            await asyncio.to_thread(server.process.stop)
-
-    async def growth(self, target: str) -> dict[int, Run]:
+    async def serial(self, target: str) -> None:
+        """One server: the one-client answers, then the growth answers (if asked for)."""
+        o = self.options
         server = await self.start(target)
         upstream = self.upstream
         assert upstream is not None
-        runs: dict[int, Run] = {}
         try:
-            for deltas in self.options.growth:
+            if o.single:
+                times = []
+                for _ in range(o.single):
+                    answer = await self.one(server, WARMUP_DELTAS, o.rate, user=0)
+                    times.append(answer.ttft_ms)
+                self.single_ms[target] = times
+                print(
+                    f"  {target:<6} one client: first text median "
+                    f"{fmt_ms(statistics.median(times))}",
+                    flush=True,
+                )
+            if target not in o.growth_targets:
+                return
+            runs = self.growth_runs.setdefault(target, {})
+            for deltas in o.growth:
                 before = (server.process.cpu(), time.process_time(), upstream.cpu())
                 began = time.perf_counter()
-                answer = await self.one(server, deltas, self.options.growth_rate, user=0)
+                answer = await self.one(server, deltas, o.growth_rate, user=0)
                 after = (server.process.cpu(), time.process_time(), upstream.cpu())
                 wall = answer.finished - began if answer.finished else None
                 runs[deltas] = Run(
@@ -781,10 +796,17 @@ class Bench:
                     after[1] - before[1],
                     after[2] - before[2],
                 )
-                print(runs[deltas].line(), flush=True)
+                print(f"  growth {deltas}:" + runs[deltas].line(), flush=True)
         finally:
             await asyncio.to_thread(server.process.stop)
-        return runs
+
+    async def guarded(self, work: Coroutine[Any, Any, T], name: str) -> T | None:
+        """Run one configuration; one that cannot be set up is reported, and the rest go on."""
+        try:
+            return await work
+        except (RuntimeError, OSError, TimeoutError, WebSocketException) as error:
+            print(f"  {name}: FAILED to run: {type(error).__name__}: {error}", flush=True)
+            return None
 
     async def run(self) -> None:
         o = self.options
@@ -797,133 +819,173 @@ class Bench:
             print(f"N = {n}", flush=True)
             for _ in range(o.repeats):
                 for target in o.targets:
-                    run = await self.concurrent(target, n)
-                    print(run.line(), flush=True)
-                    self.summaries.setdefault((target, n), Summary(target, n, [])).runs.append(run)
-        if o.single:
-            print(f"One client alone, {o.single} answers each", flush=True)
+                    run = await self.guarded(self.concurrent(target, n), f"{target} N={n}")
+                    if run is not None:
+                        print(run.line(), flush=True)
+                        summary = self.summaries.setdefault((target, n), Summary(target, n, []))
+                        summary.runs.append(run)
+        if o.single or o.growth:
+            print(
+                f"One client alone ({o.single} answers of {WARMUP_DELTAS} deltas), then growth: "
+                f"one answer of {', '.join(map(str, o.growth))} deltas at {o.growth_rate:g}/s",
+                flush=True,
+            )
             for target in o.targets:
-                self.single_ms[target] = await self.single_client(target)
-                print(f"  {target:<6} first text median {fmt_ms(statistics.median(self.single_ms[target]))}", flush=True)
-        if o.growth:
-            print(f"Growth: one answer of {', '.join(map(str, o.growth))} deltas at {o.growth_rate:g}/s", flush=True)
-            for target in o.growth_targets:
-                self.growth_runs[target] = await self.growth(target)
+                if o.single or target in o.growth_targets:
+                    await self.guarded(self.serial(target), target)
 
     # -- the report --
 
     def report(self) -> None:
         o = self.options
-        print()
         print(
-            f"## Concurrent answers ({o.deltas} deltas at {o.rate:g}/s each; medians of "
-            f"{o.repeats} round(s), delivered = worst round)"
+            f"\n## Concurrent answers ({o.deltas} deltas at {o.rate:g}/s each; medians of "
+            f"{o.repeats} round(s), delivered = worst round)\n"
         )
-        print()
-        print(
-            "| N | target | protocol | delivered | lost | reordered | wall | first text p50 | "
-            "p95 | CPU-s/1k deltas | KiB/answer | wall / relay | CPU / relay | bytes / relay |"
-        )
+        table_row(
+            "N", "target", "protocol", "delivered", "lost", "reordered", "wall",
+            "first text p50", "p95", "CPU-s/1k deltas", "KiB/answer", "wall / relay",
+            "CPU / relay", "bytes / relay",
+        )  # fmt: skip
         print("|" + "---|" * 14)
         for (target, n), s in self.summaries.items():
             relay = self.summaries.get(("relay", n))
-            wall = f"{s.wall:.1f} s" if s.wall is not None else f"> {o.timeout:g} s"
-            print(
-                f"| {n} | {target} | {s.protocol} | {s.delivered}/{n} | {s.lost} | {s.reordered} | "
-                f"{wall} | {fmt_ms(s.ttft(50))} | {fmt_ms(s.ttft(95))} | "
-                f"{s.median('cpu_per_1k'):.3f} | {s.median('bytes_per_answer') / 1024:.0f} | "
-                f"{ratio(s.wall, relay.wall if relay else None)} | "
-                f"{ratio(s.median('cpu_per_1k'), relay.median('cpu_per_1k') if relay else None)} | "
-                f"{ratio(s.median('bytes_per_answer'), relay.median('bytes_per_answer') if relay else None)} |"
-            )
-        relay_single = statistics.median(self.single_ms["relay"]) if "relay" in self.single_ms else None
+            cpu, size = s.median("cpu_per_1k"), s.median("bytes_per_answer")
+            table_row(
+                n, target, s.protocol, f"{s.delivered}/{n}", s.lost, s.reordered,
+                f"{s.wall:.1f} s" if s.wall is not None else f"> {o.timeout:g} s",
+                fmt_ms(s.ttft(50)), fmt_ms(s.ttft(95)), f"{cpu:.3f}", f"{size / 1024:.0f}",
+                ratio(s.wall, relay.wall if relay else None),
+                ratio(cpu, relay.median("cpu_per_1k") if relay else None),
+                ratio(size, relay.median("bytes_per_answer") if relay else None),
+            )  # fmt: skip
         if self.single_ms:
-            print()
-            print(f"## One client alone ({o.single} answers, median time to first text)")
-            print()
+            print(f"\n## One client alone ({o.single} answers, median time to first text)\n")
             for target, times in self.single_ms.items():
-                median = statistics.median(times)
-                added = (
-                    f"; server-added vs relay {median - relay_single:+.1f} ms"
-                    if relay_single is not None and target != "relay"
-                    else ""
-                )
-                print(f"- {target}: {median:.1f} ms{added}")
+                added = self.server_added_ms(target)
+                extra = f"; server-added vs relay {added:+.1f} ms" if added is not None else ""
+                print(f"- {target}: {statistics.median(times):.1f} ms{extra}")
         if self.growth_runs:
-            print()
-            print(f"## Growth (one answer, {o.growth_rate:g} deltas/s)")
-            print()
-            print("| target | deltas | delivered | server CPU-s | KiB received | CPU ratio | bytes ratio |")
+            print(f"\n## Growth (one answer, {o.growth_rate:g} deltas/s)\n")
+            table_row(
+                "target", "deltas", "delivered", "server CPU-s", "KiB received",
+                "CPU / previous", "bytes / previous",
+            )  # fmt: skip
             print("|" + "---|" * 7)
             for target, runs in self.growth_runs.items():
-                sizes = sorted(runs)
-                for at, deltas in enumerate(sizes):
-                    run = runs[deltas]
-                    previous = runs[sizes[at - 1]] if at else None
-                    print(
-                        f"| {target} | {deltas} | {run.outcomes['delivered']}/1 | "
-                        f"{run.server_cpu:.2f} | {run.bytes_per_answer / 1024:.0f} | "
-                        f"{ratio(run.server_cpu, previous.server_cpu if previous else None)} | "
-                        f"{ratio(run.bytes_per_answer, previous.bytes_per_answer if previous else None)} |"
-                    )
-        self.report_targets(relay_single)
+                previous: Run | None = None
+                for deltas, run in sorted(runs.items()):
+                    before = previous.bytes_per_answer if previous else None
+                    table_row(
+                        target, deltas, f"{run.outcomes['delivered']}/1", f"{run.server_cpu:.2f}",
+                        f"{run.bytes_per_answer / 1024:.0f}",
+                        ratio(run.server_cpu, previous.server_cpu if previous else None),
+                        ratio(run.bytes_per_answer, before),
+                    )  # fmt: skip
+                    previous = run
+        print("\n## Targets\n")
+        checks = self.checks()
+        if not checks:
+            print(
+                f"(set at N={TARGET_N} and N={TARGET_NOTHING_LOST_N}, one client, and the growth "
+                "run: none measured in this run)"
+            )
+        for name, ok, value in checks:
+            verdict = "n/a " if ok is None else ("PASS" if ok else "FAIL")
+            print(f"- {verdict} {name}: {value}")
 
-    def report_targets(self, relay_single: float | None) -> None:
-        print()
-        print("## Targets")
-        print()
+    def server_added_ms(self, target: str) -> float | None:
+        if target == "relay" or "relay" not in self.single_ms or target not in self.single_ms:
+            return None
+        return statistics.median(self.single_ms[target]) - statistics.median(
+            self.single_ms["relay"]
+        )
+
+    def checks(self) -> list[tuple[str, bool | None, str]]:
+        """The issue's targets, each (what, passed or None when not comparable, the figure)."""
         checks: list[tuple[str, bool | None, str]] = []
+        relay = self.summaries.get(("relay", TARGET_N))
         for layer in PROJECT_TARGETS:
             s = self.summaries.get((layer, TARGET_N))
-            relay = self.summaries.get(("relay", TARGET_N))
             if s is None:
                 continue
+            at = f"{layer} N={TARGET_N}"
             checks.append(
-                (f"{layer} N={TARGET_N}: all delivered, in order", s.delivered == TARGET_N,
-                 f"{s.delivered}/{TARGET_N}, {s.reordered} reordered")
+                (
+                    f"{at}: {TARGET_N}/{TARGET_N} delivered complete, in order",
+                    s.delivered == TARGET_N,
+                    f"{s.delivered}/{TARGET_N}, {s.lost} lost, {s.reordered} reordered",
+                )
             )
             if relay is not None:
-                wall_ok = None if relay.wall is None else (s.wall is not None and s.wall <= TARGET_WALL_RATIO * relay.wall)
+                wall_ok = None if relay.wall is None else s.wall is not None
+                if wall_ok and s.wall is not None and relay.wall is not None:
+                    wall_ok = s.wall <= TARGET_WALL_RATIO * relay.wall
                 checks.append(
-                    (f"{layer} N={TARGET_N}: wall <= {TARGET_WALL_RATIO}x relay", wall_ok,
-                     ratio(s.wall, relay.wall) if s.wall is not None else "timed out")
+                    (
+                        f"{at}: wall time <= {TARGET_WALL_RATIO:g}x the relay",
+                        wall_ok,
+                        ratio(s.wall, relay.wall) if s.wall is not None else "timed out",
+                    )
                 )
                 cpu, base = s.median("cpu_per_1k"), relay.median("cpu_per_1k")
                 checks.append(
-                    (f"{layer} N={TARGET_N}: CPU/1k deltas <= {TARGET_CPU_RATIO}x relay",
-                     cpu <= TARGET_CPU_RATIO * base, ratio(cpu, base))
+                    (
+                        f"{at}: CPU per 1,000 deltas <= {TARGET_CPU_RATIO:g}x the relay",
+                        cpu <= TARGET_CPU_RATIO * base,
+                        ratio(cpu, base),
+                    )
                 )
             p95 = s.ttft(95)
             checks.append(
-                (f"{layer} N={TARGET_N}: first text p95 <= {TARGET_TTFT_P95_MS:.0f} ms",
-                 p95 <= TARGET_TTFT_P95_MS, fmt_ms(p95))
+                (
+                    f"{at}: time to first text p95 <= {TARGET_TTFT_P95_MS:.0f} ms",
+                    p95 <= TARGET_TTFT_P95_MS,
+                    fmt_ms(p95),
+                )
             )
         for layer in PROJECT_TARGETS:
             s = self.summaries.get((layer, TARGET_NOTHING_LOST_N))
             if s is not None:
                 checks.append(
-                    (f"{layer} N={TARGET_NOTHING_LOST_N}: nothing lost", s.lost == 0,
-                     f"{s.lost} lost, {s.delivered}/{TARGET_NOTHING_LOST_N} delivered")
+                    (
+                        f"{layer} N={TARGET_NOTHING_LOST_N}: nothing lost",
+                        s.lost == 0,
+                        f"{s.lost} lost, {s.delivered}/{TARGET_NOTHING_LOST_N} delivered",
+                    )
                 )
         for layer in PROJECT_TARGETS:
-            if layer in self.single_ms and relay_single is not None:
-                added = statistics.median(self.single_ms[layer]) - relay_single
+            added = self.server_added_ms(layer)
+            if added is not None:
                 checks.append(
-                    (f"{layer} one client: server-added first text <= {TARGET_SERVER_ADDED_MS:.0f} ms",
-                     added <= TARGET_SERVER_ADDED_MS, f"{added:+.1f} ms")
+                    (
+                        f"{layer} one client: server-added time to first text "
+                        f"<= {TARGET_SERVER_ADDED_MS:.0f} ms",
+                        added <= TARGET_SERVER_ADDED_MS,
+                        f"{added:+.1f} ms",
+                    )
                 )
         for target, runs in self.growth_runs.items():
-            if target in PROJECT_TARGETS and 8000 in runs and 2000 in runs:
-                growth = runs[8000].server_cpu / max(runs[2000].server_cpu, 1e-9)
-                checks.append(
-                    (f"{target} growth: CPU 8000 / 2000 deltas <= {TARGET_GROWTH_CPU_RATIO}x",
-                     growth <= TARGET_GROWTH_CPU_RATIO, f"{growth:.2f}x")
+            sizes = sorted(runs)
+            if target not in PROJECT_TARGETS or len(sizes) < 2:
+                continue
+            small, big = sizes[-2], sizes[-1]
+            # 4.5x for 4x the deltas (8,000 vs 2,000): linear plus a margin, scaled to the sizes.
+            limit = TARGET_GROWTH_CPU_RATIO * (big / small) / 4
+            growth = runs[big].server_cpu / max(runs[small].server_cpu, 1e-9)
+            checks.append(
+                (
+                    f"{target} growth: CPU {big} / {small} deltas <= {limit:.2f}x",
+                    growth <= limit,
+                    f"{growth:.2f}x (bytes "
+                    f"{ratio(runs[big].bytes_per_answer, runs[small].bytes_per_answer)})",
                 )
-        if not checks:
-            print(f"(targets are set at N={TARGET_N} and {TARGET_NOTHING_LOST_N}, one client, and 2000/8000 deltas: not measured in this run)")
-        for name, ok, value in checks:
-            verdict = "n/a " if ok is None else ("PASS" if ok else "FAIL")
-            print(f"- {verdict} {name}: {value}")
+            )
+        return checks
+
+
+def table_row(*cells: object) -> None:
+    print("| " + " | ".join(str(cell) for cell in cells) + " |")
 
 
 def parse_options(argv: Sequence[str] | None = None) -> Options:
@@ -949,8 +1011,12 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument("--rate", type=float, default=100.0, help="deltas per second (100)")
     parser.add_argument("--timeout", type=float, help="seconds per configuration (default 90)")
     parser.add_argument("--single", type=int, help="answers for the one-client run (default 10)")
-    parser.add_argument("--growth", type=numbers, help="growth run sizes (500,2000,8000); empty: skip")
-    parser.add_argument("--growth-rate", type=float, help="deltas per second in the growth run (100)")
+    parser.add_argument(
+        "--growth", type=numbers, help="growth run sizes (500,2000,8000); empty: skip"
+    )
+    parser.add_argument(
+        "--growth-rate", type=float, help="deltas per second in the growth run (100)"
+    )
     parser.add_argument("--growth-targets", type=names, help="default: relay,memory")
     parser.add_argument("--keep-logs", action="store_true", help="keep the servers' logs")
     args = parser.parse_args(argv)
@@ -961,17 +1027,19 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
 
     targets: list[str] = args.targets
     return Options(
-        sizes=pick(args.sizes, [50, 100, 200, 500], [10, 25]),
+        sizes=pick(args.sizes, [50, 100, 200, 500], [10]),
         repeats=pick(args.repeats, 3, 1),
         targets=targets,
-        deltas=pick(args.deltas, 500, 100),
+        deltas=pick(args.deltas, 500, 50),
         rate=args.rate,
         timeout=pick(args.timeout, 90.0, 30.0),
         single=pick(args.single, 10, 3),
         growth=pick(args.growth, [500, 2000, 8000], [100, 400, 1600]),
-        growth_rate=pick(args.growth_rate, 100.0, 400.0),
+        growth_rate=pick(args.growth_rate, 100.0, 800.0),
         growth_targets=[
-            t for t in pick(args.growth_targets, ["relay", "memory"], ["relay", "memory"]) if t in targets
+            t
+            for t in pick(args.growth_targets, ["relay", "memory"], ["relay", "memory"])
+            if t in targets
         ],
         keep_logs=args.keep_logs,
     )

@@ -59,12 +59,17 @@ class Stream:
     ident: str
     started: float = field(default_factory=time.monotonic)
     sent: int = 0
-    done: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    done: asyncio.Future[None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
 
     def head(self) -> bytes:
-        return b'{"id":"%s","object":"chat.completion.chunk","created":%d,"model":"bench-model",' % (
-            self.ident.encode(),
-            int(time.time()),
+        return (
+            b'{"id":"%s","object":"chat.completion.chunk","created":%d,"model":"bench-model",'
+            % (
+                self.ident.encode(),
+                int(time.time()),
+            )
         )
 
     def event(self, delta: str, finish: str | None = None) -> bytes:
@@ -81,7 +86,7 @@ class Stream:
             parts.append(
                 _chunk(
                     head + b'"system_fingerprint":null,"choices":[{"index":0,"delta":{"content":'
-                    b"%s},\"logprobs\":null,\"finish_reason\":null}]}" % content.encode()
+                    b'%s},"logprobs":null,"finish_reason":null}]}' % content.encode()
                 )
             )
         self.sent = upto
@@ -90,7 +95,11 @@ class Stream:
     def ending(self) -> bytes:
         tail = self.event("{}", "stop")
         if self.usage:
-            usage = {"prompt_tokens": 40, "completion_tokens": self.total, "total_tokens": 40 + self.total}
+            usage = {
+                "prompt_tokens": 40,
+                "completion_tokens": self.total,
+                "total_tokens": 40 + self.total,
+            }
             tail += _chunk(self.head() + b'"choices":[],"usage":%s}' % json.dumps(usage).encode())
         return tail + _chunk(b"[DONE]") + b"0\r\n\r\n"
 
