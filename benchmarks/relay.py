@@ -6,8 +6,9 @@ Everything the app does that is not relaying is absent here: no database, no ses
 channel layer, no templates. A client sends `{"message": "..."}`; the relay POSTs it to the
 upstream's /chat/completions (plain asyncio, HTTP/1.1, chunked SSE), sends each delta on as a
 frame of the app's delta protocol (`{"type": "delta", "message", "seq", "from", "blocks",
-"text"}`) and ends with the final bubble (`<article ... data-status="complete" data-seq=...>`),
-so one benchmark client reads both. Prints "listening <port>" once ready.
+"text"}`) and ends with the final bubble, the last push (`<article ... data-status="complete"
+data-seq="<last delta's seq + 1>">`), so one benchmark client reads both. Prints
+"listening <port>" once ready.
 """
 
 import argparse
@@ -94,9 +95,10 @@ async def relay(socket: ServerConnection, base_url: str) -> None:
                     )
             except (OSError, ValueError, asyncio.IncompleteReadError):
                 status = "error"
+            # The final bubble is the last push, numbered like the app's.
             await socket.send(
                 f'<article id="message-{message_id}" class="bubble bubble--assistant" '
-                f'data-status="{status}" data-seq="{seq}"><div class="bubble-body">'
+                f'data-status="{status}" data-seq="{seq + 1}"><div class="bubble-body">'
                 f"<p>{html.escape(''.join(parts))}</p></div></article>"
             )
     except ConnectionClosed:

@@ -19,10 +19,11 @@ Targets run interleaved (relay, memory, redis, then again), so a noisy neighbour
 Each answer's client (the `websockets` library, no compression) sends `{"message": ...}` and
 reads until the answer's final bubble (an `<article id="message-<id>">` whose `data-status` is
 not `streaming`). It understands both protocols: delta frames
-(`{"type": "delta", "message", "seq", "text", ...}`: text counted from `text`, `seq` checked
-consecutive, the final `data-seq` checked against the last one) and the older one where every
-push is the whole bubble. An answer is delivered when it is `complete`, its final text is the
-upstream's, and (delta frames) every frame arrived once and in order.
+(`{"type": "delta", "message", "seq", "text", ...}`: text counted from `text`; pushes are
+numbered 1, 2, 3... across delta frames and whole bubbles (`data-seq`, the final bubble being the
+last push), checked consecutive) and the older one where every push is the whole bubble. An
+answer is delivered when it is `complete`, its final text is the upstream's, and (delta frames)
+every frame arrived once and in order.
 
 Printed per configuration (medians over rounds; delivered is the worst round): delivered / lost /
 reordered, wall time from the first send to the last final bubble, time to first text p50/p95,
@@ -73,6 +74,7 @@ PROJECT_TARGETS = ("memory", "redis")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 WARMUP_DELTAS = 20
 CONNECTS_AT_ONCE = 50
+UNNUMBERED = 1 << 30
 T = TypeVar("T")
 
 # --- Targets (printed, not asserted) --------------------------------------------------------------
@@ -252,7 +254,6 @@ class Answer:
     received_bytes: int = 0
     message_id: str | None = None
     seq: int = 0
-    final_seq: int | None = None
     delta_frames: int = 0
     pieces: list[tuple[int, str]] = field(default_factory=list)
     gaps: int = 0
@@ -285,7 +286,7 @@ class Answer:
         if not self.final_words_ok:
             return "lost", "final text differs"
         if self.delta_frames:
-            if self.gaps or (self.final_seq is not None and self.final_seq > self.seq):
+            if self.gaps:
                 return "lost", "frames missing"
             if "".join(text for _, text in sorted(self.pieces)) != self.expected:
                 return "lost", "streamed text differs"
@@ -313,16 +314,24 @@ class Answer:
             return
         self.delta_frames += 1
         seq = int(data.get("seq") or 0)
-        if seq <= self.seq:
-            self.out_of_order += 1
-        elif seq > self.seq + 1:
-            self.gaps += seq - self.seq - 1
-        self.seq = max(self.seq, seq)
+        self.numbered(seq)
         text = data.get("text") or ""
         if text:
             self.pieces.append((seq, str(text)))
             if self.first_text is None:
                 self.first_text = now
+
+    def numbered(self, seq: int) -> None:
+        """Pushes of an answer are numbered 1, 2, 3...: delta frames and whole bubbles alike
+        (a receipt, the final bubble). 0 is "not numbered"; 2**30 marks a bubble sent as stored
+        (after a stop or a sweep), outside the sequence."""
+        if seq <= 0 or seq >= UNNUMBERED:
+            return
+        if seq <= self.seq:
+            self.out_of_order += 1
+        elif seq > self.seq + 1:
+            self.gaps += seq - self.seq - 1
+        self.seq = max(self.seq, seq)
 
     def on_html(self, frame: str, now: float) -> None:
         for match in _ARTICLE.finditer(frame):
@@ -337,6 +346,8 @@ class Answer:
                 continue
             end = frame.find("</article>", match.end())
             article = frame[match.start() : end if end >= 0 else len(frame)]
+            if attributes.get("data-seq", "").isdigit():
+                self.numbered(int(attributes["data-seq"]))
             if status == "streaming":
                 found = _STREAMING_TEXT.search(article)
                 text = found.group(1) if found else ""
@@ -348,8 +359,6 @@ class Answer:
                         self.first_text = now
             else:
                 self.status = status
-                if "data-seq" in attributes:
-                    self.final_seq = int(attributes["data-seq"] or 0)
                 self.final_words_ok = body_words(article) == self.expected.split()
                 self.finished = now
                 return
