@@ -441,7 +441,7 @@ class Run:
     n: int
     deltas: int
     answers: list[Answer]
-    wall: float | None  # None: some answer had no final bubble within the timeout
+    wall: float | None  # None: some client was still waiting at the timeout
     server_cpu: float
     client_cpu: float
     upstream_cpu: float
@@ -634,9 +634,7 @@ class Bench:
             self.logs,
         )
         self.upstream_url = f"http://127.0.0.1:{self.upstream.announced_port()}/v1"
-        with psycopg.connect(
-            host=PG[0], port=PG[1], user="postgres", dbname="postgres", autocommit=True
-        ) as admin:
+        with self.connect("postgres") as admin:
             admin.execute(f'CREATE DATABASE "{self.database}"')
         self.database_created = True
         began = time.monotonic()
@@ -657,9 +655,7 @@ class Bench:
                 process.stop()
         if self.database_created:
             try:
-                with psycopg.connect(
-                    host=PG[0], port=PG[1], user="postgres", dbname="postgres", autocommit=True
-                ) as admin:
+                with self.connect("postgres") as admin:
                     admin.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
                 self.database_created = False
             except psycopg.Error as error:
@@ -703,8 +699,13 @@ class Bench:
             )
             await asyncio.to_thread(process.wait_for_port, port)
             server = Server(target, process, port)
-        warmup = await self.one(server, WARMUP_DELTAS, self.options.rate, user=0)
+        try:
+            warmup = await self.one(server, WARMUP_DELTAS, self.options.rate, user=0)
+        except BaseException:
+            await asyncio.to_thread(server.process.stop)
+            raise
         if warmup.outcome()[0] != "delivered":
+            await asyncio.to_thread(server.process.stop)
             raise RuntimeError(
                 f"{target}: the warm-up answer failed ({warmup.outcome()[1]}); see {self.logs}"
             )
@@ -732,28 +733,37 @@ class Bench:
         try:
             gate = asyncio.Semaphore(CONNECTS_AT_ONCE)
 
-            async def connect_one(user: int) -> ClientConnection:
+            answers = [Answer(o.deltas, o.rate) for _ in range(n)]
+
+            async def connect_one(user: int) -> ClientConnection | None:
                 session, conversation = self.accounts.take(user) if server.is_project else ("", 0)
                 async with gate:
-                    return await open_socket(server, session, conversation)
+                    try:
+                        return await open_socket(server, session, conversation)
+                    except (OSError, TimeoutError, WebSocketException) as error:
+                        # Counted as a lost answer: a server too busy to accept is part of it.
+                        answers[user].problem = f"connect failed: {type(error).__name__}"
+                        return None
 
             async with asyncio.timeout(120):
-                sockets = list(await asyncio.gather(*(connect_one(u) for u in range(n))))
-            answers = [Answer(o.deltas, o.rate) for _ in range(n)]
+                opened = await asyncio.gather(*(connect_one(u) for u in range(n)))
+            sockets = [s for s in opened if s is not None]
             upstream = self.upstream
             assert upstream is not None
             before = (server.process.cpu(), time.process_time(), upstream.cpu())
             began = time.perf_counter()
             tasks = [
-                asyncio.ensure_future(ask(s, a)) for s, a in zip(sockets, answers, strict=True)
+                asyncio.ensure_future(ask(s, a))
+                for s, a in zip(opened, answers, strict=True)
+                if s is not None
             ]
             _, pending = await asyncio.wait(tasks, timeout=o.timeout)
             after = (server.process.cpu(), time.process_time(), upstream.cpu())
+            # Every client done (final bubble, refusal or closed socket), or the timeout.
+            wall = None if pending else time.perf_counter() - began
             for task in pending:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            ends = [a.finished for a in answers]
-            wall = None if pending or None in ends else max(e for e in ends if e) - began
             return Run(
                 target,
                 n,
@@ -767,6 +777,23 @@ class Bench:
         finally:
             await close_all(sockets)
             await asyncio.to_thread(server.process.stop)
+            await asyncio.to_thread(self.end_leftovers)
+
+    def end_leftovers(self) -> None:
+        """End the answers a killed server left streaming, as its lease sweep would later: the
+        next server's sweep must not do that work (and bill it) during its own measurement."""
+        if self.database_created:
+            with self.connect(self.database) as connection:
+                connection.execute(
+                    "UPDATE chat_message SET status = 'interrupted', lease_expires_at = NULL "
+                    "WHERE status = 'streaming'"
+                )
+
+    @staticmethod
+    def connect(database: str) -> psycopg.Connection[tuple[Any, ...]]:
+        return psycopg.connect(
+            host=PG[0], port=PG[1], user="postgres", dbname=database, autocommit=True
+        )
 
     async def serial(self, target: str) -> None:
         """One server: the one-client answers, then the growth answers (if asked for)."""
@@ -808,6 +835,7 @@ class Bench:
                 print(f"  growth {deltas}:" + runs[deltas].line(), flush=True)
         finally:
             await asyncio.to_thread(server.process.stop)
+            await asyncio.to_thread(self.end_leftovers)
 
     async def guarded(self, work: Coroutine[Any, Any, T], name: str) -> T | None:
         """Run one configuration; one that cannot be set up is reported, and the rest go on."""
