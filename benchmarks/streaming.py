@@ -480,7 +480,8 @@ class Run:
             f"  {self.target:<6} N={self.n:<4} {o['delivered']}/{self.n} delivered, "
             f"{o['lost']} lost, {o['reordered']} reordered; {wall}; first text "
             f"p50 {fmt_ms(self.ttft(50))} p95 {fmt_ms(self.ttft(95))}; "
-            f"{self.cpu_per_1k:.3f} CPU-s/1k; {self.bytes_per_answer / 1024:.0f} KiB/answer; "
+            f"{'>= ' if self.wall is None else ''}{self.cpu_per_1k:.3f} CPU-s/1k; "
+            f"{self.bytes_per_answer / 1024:.0f} KiB/answer; "
             f"client {self.client_cpu:.1f} / upstream {self.upstream_cpu:.1f} CPU-s; "
             f"{self.protocol}" + (f" [{reasons}]" if reasons else "")
         )
@@ -877,7 +878,8 @@ class Bench:
         o = self.options
         print(
             f"\n## Concurrent answers ({o.deltas} deltas at {o.rate:g}/s each; medians of "
-            f"{o.repeats} round(s), delivered = worst round)\n"
+            f"{o.repeats} round(s), delivered = worst round; where a round timed out, CPU counts "
+            "only the work done by then against all N x deltas: a lower bound)\n"
         )
         table_row(
             "N", "target", "protocol", "delivered", "lost", "reordered", "wall",
@@ -891,7 +893,8 @@ class Bench:
             table_row(
                 n, target, s.protocol, f"{s.delivered}/{n}", s.lost, s.reordered,
                 f"{s.wall:.1f} s" if s.wall is not None else f"> {o.timeout:g} s",
-                fmt_ms(s.ttft(50)), fmt_ms(s.ttft(95)), f"{cpu:.3f}", f"{size / 1024:.0f}",
+                fmt_ms(s.ttft(50)), fmt_ms(s.ttft(95)),
+                f"{'>= ' if s.wall is None else ''}{cpu:.3f}", f"{size / 1024:.0f}",
                 ratio(s.wall, relay.wall if relay else None),
                 ratio(cpu, relay.median("cpu_per_1k") if relay else None),
                 ratio(size, relay.median("bytes_per_answer") if relay else None),
