@@ -280,7 +280,7 @@ def _figure(text: str, match: re.Match[str], *, european: bool) -> Figure | None
             problem = "negative"
         if not problem and other and kind == "money":
             problem = "other_currency"
-        if not problem and any(v > MAX_AMOUNT for v in values) and kind == "money":
+        if not problem and any(v > MAX_AMOUNT for v in values) and kind in ("money", "bare"):
             problem = "too_large"
         return Figure(
             text=written,

@@ -39,7 +39,7 @@ class TaxTable:
     note: str
 
     def summary(self) -> str:
-        """'0 % up to €10,000; 10 % to €30,000; ...; 40 % above': the one wording we publish."""
+        """The one wording we publish, from the lowest bracket ('0 % up to €10,000; …') up."""
         parts = []
         for index, bracket in enumerate(self.brackets):
             if bracket.upper is None:
