@@ -32,7 +32,7 @@ def test_killed_server_leaves_the_answer_interrupted_with_its_checkpointed_text(
     # Restarted as `make run` does; the page's socket reconnects by itself.
     with serve_taxsite(tmp_path, port=port) as url:
         expect(answer).to_have_attribute("data-status", "interrupted", timeout=30_000)
-        expect(answer).to_contain_text("On a yearly revenue")
+        expect(answer).to_contain_text("I read your yearly revenue")
         expect(answer).to_contain_text("The server restarted before this answer was finished.")
         expect(page.locator("#connection")).to_have_text("Live")
         page.screenshot(path=str(artifacts / "restart-interrupted.png"))
