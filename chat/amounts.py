@@ -111,7 +111,7 @@ _RANGE_JOIN = re.compile(r"^\s*(?:-|–|—|~|〜|to|till|until|through|에서|�
 _RANGE_AND = re.compile(r"^\s*and\s*$", re.IGNORECASE)
 _BETWEEN = re.compile(r"\bbetween\s*$|\bfrom\s*$", re.IGNORECASE)
 # A count such as "2 kids": a bare number followed by a word that is not a joining word.
-_COUNT_AFTER = re.compile(r"^\s?(?!or\b|and\b|to\b|이나|또는)[A-Za-z가-힣]", re.IGNORECASE)
+_COUNT_AFTER = re.compile(r"\s?(?!or\b|and\b|to\b|이나|또는)[A-Za-z가-힣]", re.IGNORECASE)
 _HANGUL = re.compile(r"[가-힣]")
 
 
@@ -184,7 +184,7 @@ def read_amount(text: str) -> Reading:
         ):
             return Reading("ambiguous", reason="range", options=(first, second))
     marked = [f for f in figures if f.kind == "money"]
-    candidates = marked or [f for f in figures if not f.is_count] or figures
+    candidates = marked or [f for f in figures if not f.is_count]
     if not candidates:
         return Reading("none")
     distinct: dict[tuple[Decimal, ...], Figure] = {}

@@ -50,6 +50,7 @@ VALID = [
     ("In 2025 my revenue was 85000, what is the tax?", "85000"),
     ("for 2026, my income is 40,000", "40000"),
     ("I have 2 kids and earn €85,000", "85000"),
+    ("I have 2 kids and earn 85000", "85000"),
     ("revenue: 85000", "85000"),
     ("85000", "85000"),
     ("tax on 0 euros", "0"),
