@@ -6,12 +6,14 @@ Pure Python, no Django. Used by the offline engine (a person's message), the tax
 What it reads: thousands separators of every common style (``85,000``, ``85.000``, ``85 000``
 with plain, no-break or narrow spaces, ``85'000``), a decimal comma (``85.000,50``), suffixes
 (``k``, ``M``, ``mio``, ``million``, ``bn``, ``billion``), the euro before or after (``€``,
-``EUR``, ``euro(s)``, ``유로``), and Korean amounts (``8만 5천``, ``1억 2천만``, ``팔만 오천 유로``).
+``EUR``, ``euro(s)``, ``유로``), and Korean amounts (``8만 5천``, ``1억 2천만``,
+``팔만 오천 유로``).
 What it refuses, never silently changing the figure: negatives, scientific notation,
 non-finite values, absurd sizes, other currencies. What it will not guess: ``1.200`` with no
 hint of the convention, two different amounts, a range.
 """
 
+import itertools
 import re
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -70,7 +72,7 @@ _CORE = re.compile(
       | (?P<korean>{_KO_SEG}(?:\s?{_KO_SEG})*(?:\s?[0-9]{{1,4}}(?![0-9.,]))?)
       | (?P<num>
             [0-9]{{1,3}}(?:[{_SPACES}][0-9]{{3}})+(?:[.,][0-9]+)?(?![0-9])
-          | [0-9]+(?:[.,'’][0-9]+)*
+          | [0-9]+(?:[.,'\u2019][0-9]+)*
         )
     )
     """,
@@ -79,9 +81,9 @@ _CORE = re.compile(
 _PREFIX = re.compile(
     r"""
     (?P<word>minus\s|negative\s|마이너스\s?)?
-    (?:(?P<sign1>[-−])\s?)?
+    (?:(?P<sign1>[-\u2212])\s?)?
     (?:(?P<euro>€|eur\b|euros?\b)|(?P<other>\$|us\$|usd\b|£|gbp\b|₩|krw\b|¥))?\s?
-    (?:(?P<sign2>[-−])\s?)?
+    (?:(?P<sign2>[-\u2212])\s?)?
     $""",
     re.VERBOSE | re.IGNORECASE,
 )
@@ -91,7 +93,7 @@ _SUFFIX = re.compile(
     \s?
     (?:
         (?P<pct>%|percent(?![A-Za-z])|per\s?cent(?![A-Za-z])|pct(?![A-Za-z])|퍼센트|프로)
-      | (?P<times>times(?![A-Za-z])|x(?![A-Za-z0-9])|×|배)
+      | (?P<times>times(?![A-Za-z])|x(?![A-Za-z0-9])|\u00d7|배)
       | (?P<euro>€|eur(?:os?)?(?![A-Za-z])|유로)
       | (?P<other>\$|usd(?![A-Za-z])|dollars?(?![A-Za-z])|달러|£|gbp(?![A-Za-z])
           |pounds?(?![A-Za-z])|파운드|₩|krw(?![A-Za-z])|won(?![A-Za-z])|원|¥|yen(?![A-Za-z])|엔)
@@ -107,7 +109,9 @@ _AFTER_AMOUNT = re.compile(
 _YEAR_BEFORE = re.compile(
     r"(?:\bin|\bfor|\bsince|\byear|\bduring|\buntil|\bby|\bof|\bfy)\s*$", re.IGNORECASE
 )
-_RANGE_JOIN = re.compile(r"^\s*(?:-|–|—|~|〜|to|till|until|through|에서|부터)\s*$", re.IGNORECASE)
+_RANGE_JOIN = re.compile(
+    r"^\s*(?:-|\u2013|\u2014|~|〜|to|till|until|through|에서|부터)\s*$", re.IGNORECASE
+)
 _RANGE_AND = re.compile(r"^\s*and\s*$", re.IGNORECASE)
 _BETWEEN = re.compile(r"\bbetween\s*$|\bfrom\s*$", re.IGNORECASE)
 # A count such as "2 kids": a bare number followed by a word that is not a joining word.
@@ -177,7 +181,7 @@ def read_amount(text: str) -> Reading:
     for figure in figures:
         if figure.problem:
             return Reading("refused", figure=figure, reason=figure.problem)
-    for first, second in zip(figures, figures[1:], strict=False):
+    for first, second in itertools.pairwise(figures):
         between = text[first.end : second.start]
         if _RANGE_JOIN.match(between) or (
             _RANGE_AND.match(between) and _BETWEEN.search(text[: first.start])
@@ -204,7 +208,7 @@ def parse_amount(raw: str) -> Decimal:
     shown = repr(stripped[:20] + ("…" if len(stripped) > 20 else ""))[:48]
     if not stripped:
         raise AmountError("is empty; give the yearly revenue in euros, like 85000.")
-    if re.fullmatch(r"[-−+]?\s?(?:infinity|inf|nan|∞)", stripped, re.IGNORECASE):
+    if re.fullmatch(r"[-\u2212+]?\s?(?:infinity|inf|nan|∞)", stripped, re.IGNORECASE):
         raise AmountError(f"{shown} {PROBLEM_TEXT['non_finite']}")
     figures = scan(stripped)
     whole = [f for f in figures if f.start == 0 and f.end == len(stripped)]
@@ -352,7 +356,7 @@ def _western_figure(
 def _separators(raw: str, *, european: bool, suffixed: bool) -> list[tuple[Decimal, int]]:
     """The value(s) a digit string could mean, each with its number of decimals written."""
     text = raw
-    for space in _SPACES + "'’":
+    for space in _SPACES + "'\u2019":
         text = text.replace(space, "'")
     grouped = "'" in text
     dots, commas = text.count("."), text.count(",")
@@ -382,9 +386,7 @@ def _separators(raw: str, *, european: bool, suffixed: bool) -> list[tuple[Decim
 def _grouped(text: str, decimal_sep: str) -> list[tuple[Decimal, int]]:
     whole, _, fraction = text.partition(decimal_sep) if decimal_sep else (text, "", "")
     groups = whole.split("'")
-    if len(groups) > 1 and (
-        not 1 <= len(groups[0]) <= 3 or any(len(g) != 3 for g in groups[1:])
-    ):
+    if len(groups) > 1 and (not 1 <= len(groups[0]) <= 3 or any(len(g) != 3 for g in groups[1:])):
         return []
     if not all(g.isdigit() for g in groups) or (fraction and not fraction.isdigit()):
         return []

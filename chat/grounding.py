@@ -9,7 +9,7 @@ amount reader, so formatting never matters (``14,500``, ``14.500``, ``€14,500.
 supported value rounded at that precision and within 1 % of it (``17 %`` for 17.06 %, ``€14.5k``).
 
 Not checked, because they are not amounts: years (``2026``), small bare counts (``3 brackets``,
-list numbers), multipliers (``2×``).
+list numbers), multipliers (``2x``, ``두 배``).
 """
 
 import json

@@ -18,7 +18,7 @@ VALID = [
     ("Tax on 85\u202f000 €?", "85000"),  # narrow no-break space
     ("Tax on 85\u2009000 €?", "85000"),  # thin space
     ("tax on 85'000 CHF-style", "85000"),
-    ("tax on 85’000 euros", "85000"),
+    ("tax on 85\u2019000 euros", "85000"),
     ("1,234,567.89 EUR of revenue", "1234567.89"),
     ("1.234.567,89 € revenue", "1234567.89"),
     ("85.000,50 € revenue", "85000.50"),
@@ -78,7 +78,7 @@ VALID = [
 REFUSED = [
     ("tax on -5 euros", "negative"),
     ("tax on -5", "negative"),
-    ("tax on −5 €", "negative"),  # a Unicode minus
+    ("tax on \u22125 €", "negative"),  # a Unicode minus
     ("tax on €-5", "negative"),
     ("tax on -€5", "negative"),
     ("minus 5 euros of tax", "negative"),
@@ -113,7 +113,7 @@ AMBIGUOUS = [
     ("between 50k and 60k", "range"),
     ("from 50,000 to 60,000 euros", "range"),
     ("50-60k", "range"),
-    ("50k–60k", "range"),
+    ("50k\u201360k", "range"),
     ("5만~6만 유로", "range"),
     ("50k or 60k?", "several"),
     ("I earn 50,000 and my wife 60,000", "several"),
@@ -146,7 +146,8 @@ def test_refuses_clearly_never_changes_the_figure(text: str, reason: str) -> Non
     reading = read_amount(text)
     assert reading.status == "refused", reading
     assert reading.reason == reason
-    assert reading.figure is not None and reading.figure.text in text
+    assert reading.figure is not None
+    assert reading.figure.text in text
 
 
 @pytest.mark.parametrize(("text", "reason"), AMBIGUOUS, ids=[t for t, _ in AMBIGUOUS])

@@ -93,7 +93,8 @@ def test_refuses_with_the_reason_and_the_card_records_it(
     answer = chat.ask(typed)
     assert shown in answer
     assert "I did not calculate anything" in answer
-    assert len(chat.calls) == 1 and tool_error in chat.calls[0]["error"]
+    assert len(chat.calls) == 1
+    assert tool_error in chat.calls[0]["error"]
 
 
 @pytest.mark.parametrize(
@@ -184,7 +185,8 @@ def test_a_bracket_that_does_not_exist_is_named() -> None:
 
 def test_a_bracket_explained_from_the_table_alone() -> None:
     answer = Chat().ask("explain the 40 % bracket")
-    assert "covers revenue above €150,000.00" in answer and "€34,000.00" in answer
+    assert "covers revenue above €150,000.00" in answer
+    assert "€34,000.00" in answer
 
 
 @pytest.mark.parametrize(
@@ -250,9 +252,7 @@ def test_ask_follow_up_conversation(alice: User, capsys: pytest.CaptureFixture[s
         ("explain the 20 % bracket", "The **20 %** bracket covers revenue"),
         ("한계세율은?", "한계세율은 **30 %**입니다"),
     ]:
-        call_command(
-            "ask", question, user="alice", conversation=conversation.pk, stdout=StringIO()
-        )
+        call_command("ask", question, user="alice", conversation=conversation.pk, stdout=StringIO())
         assert expected in capsys.readouterr().out, question
     answers = list(conversation.messages.filter(role=Message.Role.ASSISTANT))
     assert [a.status for a in answers] == ["complete"] * 7
@@ -262,7 +262,8 @@ def test_ask_follow_up_conversation(alice: User, capsys: pytest.CaptureFixture[s
     ]
     assert revenues == ["1200000", "50000", "100000", "110000", "110000", "110000", "110000"]
     stored = ToolCall.objects.filter(message__conversation=conversation).first()
-    assert stored is not None and stored.result is not None
+    assert stored is not None
+    assert stored.result is not None
     assert stored.result["table_version"] == "demo-2026.1"
 
 
@@ -279,5 +280,6 @@ def test_ask_refusal_is_stored_as_a_rejected_receipt(
 
 def test_amount_read_is_the_amount_sent() -> None:
     plan = plan_turn(text="Tax on 85 000,50 €?", history=[])
-    assert isinstance(plan, Calculate) and Decimal(plan.argument) == Decimal("85000.50")
+    assert isinstance(plan, Calculate)
+    assert Decimal(plan.argument) == Decimal("85000.50")
     assert isinstance(plan_turn(text="hello", history=[]), Reply)

@@ -83,9 +83,7 @@ def _factor_words(lang: Lang, factor: Decimal) -> str:
 
 def _marginal(lang: Lang, revenue: Decimal) -> str:
     # The rate of the next euro: at a threshold it is the bracket above.
-    bracket = next(
-        b for b in TABLE.brackets if b.upper is None or revenue < b.upper
-    )
+    bracket = next(b for b in TABLE.brackets if b.upper is None or revenue < b.upper)
     if bracket.upper is None:
         return say(lang, "marginal_top", rate=bracket.rate_percent)
     return say(lang, "marginal", rate=bracket.rate_percent, upper=euros(bracket.upper))
@@ -94,9 +92,7 @@ def _marginal(lang: Lang, revenue: Decimal) -> str:
 def _bracket(lang: Lang, rate: Decimal, revenue: Decimal, data: dict[str, Any]) -> str:
     bracket = TABLE.bracket_for_rate(rate)
     text = bracket_text(lang, bracket)
-    share = next(
-        (s for s in data["breakdown"] if Decimal(s["rate_percent"]) == rate), None
-    )
+    share = next((s for s in data["breakdown"] if Decimal(s["rate_percent"]) == rate), None)
     if share is None:
         return f"{text} {say(lang, 'bracket_not_reached', revenue=euros(revenue))}"
     yours = say(

@@ -86,7 +86,7 @@ _TIMES_WORDS: tuple[tuple[re.Pattern[str], Decimal], ...] = (
     (re.compile(r"\b(?:quadruple|four times)\b|네\s?배", _I), Decimal(4)),
     (re.compile(r"\b(?:half|halved)\b|절반|반으로", _I), Decimal("0.5")),
 )
-_TIMES_SYMBOL = re.compile(r"(?:[x×]\s?([0-9]+(?:\.[0-9]+)?))(?![0-9])", _I)
+_TIMES_SYMBOL = re.compile(r"(?:[x\u00d7]\s?([0-9]+(?:\.[0-9]+)?))(?![0-9])", _I)
 _FOLLOW_UP_WORDS = 8
 
 
@@ -165,9 +165,8 @@ def plan_turn(*, text: str, history: Sequence[PastMessage]) -> Plan:
         )
     if _TABLE.search(text):
         return Reply(lang, table_text(lang))
-    if percent is not None or more or less:
-        if previous is None and _is_follow_up(text):
-            return Reply(lang, say(lang, "no_previous"))
+    if (percent is not None or more or less) and previous is None and _is_follow_up(text):
+        return Reply(lang, say(lang, "no_previous"))
     return Reply(lang, say(lang, "help"))
 
 

@@ -90,8 +90,7 @@ STRINGS: dict[Lang, dict[str, str]] = {
         ),
         "and": " and ",
         "refused_negative": (
-            "I did not calculate anything: “{text}” is negative, and revenue must be zero or "
-            "more."
+            "I did not calculate anything: “{text}” is negative, and revenue must be zero or more."
         ),
         "refused_scientific": (
             "I did not calculate anything: “{text}” is in scientific notation. Write the amount "
@@ -137,7 +136,9 @@ STRINGS: dict[Lang, dict[str, str]] = {
             "한계세율은 **{rate} %**입니다: 수입이 {upper}에 이를 때까지 추가 수입에는 {rate} %가 "
             "과세됩니다."
         ),
-        "marginal_top": "한계세율은 최고 세율인 **{rate} %**입니다: 추가 수입 전부에 {rate} %가 과세됩니다.",
+        "marginal_top": (
+            "한계세율은 최고 세율인 **{rate} %**입니다: 추가 수입 전부에 {rate} %가 과세됩니다."
+        ),
         "effective": "실효세율은 **{rate} %**입니다: {revenue}에 대한 세금 {tax}.",
         "bracket": (
             "**{rate} %** 구간은 {lower}부터 {upper}까지의 수입에 적용됩니다: 수입 중 이 범위에 "
@@ -148,7 +149,9 @@ STRINGS: dict[Lang, dict[str, str]] = {
             "**{rate} %** 구간은 {lower}를 넘는 수입에 적용됩니다: 그 초과분 전부가 {rate} %로 "
             "과세됩니다 (구간 시작에서 누적 세금 {tax_lower})."
         ),
-        "bracket_yours": "이번 계산에서는 {revenue} 중 {taxable}이(가) 이 구간에 속해 세금은 {tax}입니다.",
+        "bracket_yours": (
+            "이번 계산에서는 {revenue} 중 {taxable}이(가) 이 구간에 속해 세금은 {tax}입니다."
+        ),
         "bracket_not_reached": "{revenue}의 수입은 이 구간에 이르지 않습니다.",
         "no_such_bracket": "세율표에 {rate} % 구간은 없습니다. 세율은 {rates}입니다.",
         "table_intro": (
@@ -162,7 +165,9 @@ STRINGS: dict[Lang, dict[str, str]] = {
             "이 대화에는 이어서 계산할 이전 계산이 없습니다. 먼저 연간 수입을 유로로 알려 "
             "주세요. 예: “3만 유로의 세금은 얼마인가요?”"
         ),
-        "negative_result": "그렇게 하면 수입이 0보다 작아집니다. 수입은 0 이상이어야 하므로 계산하지 않았습니다.",
+        "negative_result": (
+            "그렇게 하면 수입이 0보다 작아집니다. 수입은 0 이상이어야 하므로 계산하지 않았습니다."
+        ),
         "help": (
             "저는 **오프라인 엔진**입니다. AI 제공자 없이 답하므로 다음만 할 수 있습니다:\n\n"
             "- 유로로 된 연간 수입의 세금 계산 (“3만 유로의 세금은?”, “€70,000 세금”);\n"
