@@ -74,6 +74,11 @@ def answer_check_figures(
     return FigureCheck(verified=not unsupported, unsupported=unsupported[:MAX_UNSUPPORTED])
 
 
+def receipt_results(tool_calls: Iterable[Any]) -> list[Any]:
+    """The results of a turn's receipts (ToolCall rows): the result, or the error output."""
+    return [call.result if call.result is not None else call.output for call in tool_calls]
+
+
 def table_figures(table: TaxTable = TABLE) -> tuple[set[Decimal], set[Decimal]]:
     """(amounts, percentages) the table publishes or implies; for tests and the README check."""
     pool = _table_pool(table)

@@ -199,3 +199,15 @@ def test_the_conversation_page_shows_the_note(alice: User) -> None:
     # The disclaimer is rendered from the table.
     assert TABLE.summary() in html
     assert TABLE.version in html
+
+
+def test_receipts_give_their_result_or_their_error_output() -> None:
+    from chat.grounding import receipt_results
+    from chat.models import ToolCall
+
+    ok = ToolCall(name="calculate_tax", result=result_for("85000"), output="{}")
+    failed = ToolCall(name="calculate_tax", result=None, output='{"error": "revenue \'-5\'"}')
+    results = receipt_results([ok, failed])
+    assert results == [ok.result, failed.output]
+    answer = "€14,500.00 on €85,000; -5 was refused."
+    assert answer_check_figures(answer=answer, tool_results=results, question="").verified

@@ -1,15 +1,19 @@
 """The "not verified" note under an answer, as a person sees it in Chromium."""
 
+import inspect
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
 
+from chat import turns
 from tests.browser.conftest import ROOT, serve_taxsite
 from tests.browser.test_chat_flow import sign_up
+from tests.fake_openai import Text, ToolCalls
 
 pytestmark = pytest.mark.browser
 
@@ -68,5 +72,41 @@ def test_unverified_figures_are_flagged_under_the_answer(
         note.scroll_into_view_if_needed()
         expect(note).to_be_visible()
         box = note.bounding_box()
-        assert box["x"] >= 0 and box["x"] + box["width"] <= 390
+        assert box["x"] >= 0
+        assert box["x"] + box["width"] <= 390
         page.screenshot(path=str(artifacts / "grounding-note-mobile.png"))
+
+
+@pytest.mark.skipif(
+    "answer_check_figures" not in inspect.getsource(turns),
+    reason="the turn does not call the grounding check yet (chat/turns.py)",
+)
+def test_a_model_answer_with_a_wrong_figure_shows_the_note_live(
+    page: Page, browser_fake_openai: Any, tmp_path: Path, artifacts: Path
+) -> None:
+    browser_fake_openai.reset()
+    browser_fake_openai.token_delay = 0.04
+    browser_fake_openai.script(
+        ToolCalls([("calculate_tax", '{"revenue": "85000"}')]),
+        Text("On €85,000 the tax is **€12,000.00**."),
+    )
+    with serve_taxsite(
+        tmp_path,
+        ASSISTANT_ENGINE="chat",
+        OPENAI_API_KEY="sk-browser",
+        OPENAI_BASE_URL=browser_fake_openai.base_url,
+    ) as url:
+        sign_up(page, url)
+        box = page.get_by_role("textbox", name="Message")
+        box.fill("What is the tax on 85,000 euros of revenue?")
+        box.press("Enter")
+        answer = page.locator(".bubble--assistant").last
+        expect(answer).to_have_attribute("data-status", "complete", timeout=20_000)
+        expect(answer.locator(".calc-tax dd")).to_have_text("€14,500.00")
+        note = answer.locator(".grounding-note")
+        expect(note).to_be_visible()
+        expect(note).to_contain_text("not verified")
+        expect(note.locator(".grounding-figure")).to_have_text(["€12,000.00"])
+        page.screenshot(path=str(artifacts / "grounding-note-live.png"))
+        page.reload()  # stored on the message: still there after a reload
+        expect(page.locator(".bubble--assistant .grounding-note")).to_contain_text("€12,000.00")
