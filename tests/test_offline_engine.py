@@ -283,3 +283,12 @@ def test_amount_read_is_the_amount_sent() -> None:
     assert isinstance(plan, Calculate)
     assert Decimal(plan.argument) == Decimal("85000.50")
     assert isinstance(plan_turn(text="hello", history=[]), Reply)
+
+
+@pytest.mark.parametrize("text", ["1" * 4000, "1 " * 2000, "1k " * 1300, "20 % " * 800])
+def test_a_hostile_message_is_planned_in_bounded_time(text: str) -> None:
+    import time
+
+    started = time.perf_counter()
+    plan_turn(text=text[:4000], history=[])
+    assert time.perf_counter() - started < 1.0

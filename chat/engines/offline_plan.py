@@ -63,7 +63,7 @@ _MARGINAL = re.compile(
 )
 _EFFECTIVE = re.compile(r"effective|average (?:tax )?rate|overall rate|실효\s?세율|평균\s?세율", _I)
 _BRACKET = re.compile(
-    r"([0-9]+(?:[.,][0-9]+)?)\s?(?:%|percent|퍼센트|프로)\s?(?:tax\s)?"
+    r"(?<![0-9.,])([0-9]+(?:[.,][0-9]+)?)\s?(?:%|percent|퍼센트|프로)\s?(?:tax\s)?"
     r"(?:bracket|band|tier|slab|rate|구간|세율|과세\s?구간)|"
     r"(?:bracket|band|tier)\s(?:of|at)\s([0-9]+(?:[.,][0-9]+)?)\s?%",
     _I,
