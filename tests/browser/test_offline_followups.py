@@ -30,7 +30,9 @@ def test_korean_question_and_follow_up(page: Page, live_server_url: str, artifac
 
     ask(page, "두 배라면?", 2)
     second = page.locator(".bubble--assistant").last
-    expect(second.locator(".markdown")).to_contain_text("이전 수입의 두 배 금액은 €170,000.00입니다.")
+    expect(second.locator(".markdown")).to_contain_text(
+        "이전 수입의 두 배 금액은 €170,000.00입니다."
+    )
     expect(second.locator(".calc-tax dd")).to_have_text("€42,000.00")
     expect(second.locator(".grounding-note")).to_have_count(0)
     page.screenshot(path=str(artifacts / "offline-korean-follow-up-mobile.png"))
