@@ -1,9 +1,10 @@
 """The grounding check: is every figure in a finished answer traceable to where it may come from?
 
 Pure, for every engine. A currency amount or percentage in the answer is supported when it is a
-figure of this turn's tool outputs, of the person's own message, or of the tax table (its
-thresholds and rates, and what follows from them: the tax at each threshold, each bracket's
-width and largest tax, the supported maximum). Figures are compared as values, read by the one
+figure of this turn's tool outputs (with what follows from them: the revenue left after tax, and
+how two calculations differ), of the person's own message, or of the tax table (its thresholds
+and rates, and what follows from them: the tax at each threshold, each bracket's width and
+largest tax, the supported maximum). Figures are compared as values, read by the one
 amount reader, so formatting never matters (``14,500``, ``14.500``, ``€14,500.00`` and
 ``14 500 €`` are one figure), and a figure written with less precision passes when it is the
 supported value rounded at that precision and within 1 % of it (``17 %`` for 17.06 %, ``€14.5k``).
@@ -152,7 +153,7 @@ def _add_figure(figure: amounts.Figure, pool: _Pool) -> None:
 
 
 def _add_differences(results: Iterable[Any], pool: _Pool) -> None:
-    """How two calculations differ ("€29,500 more tax") is a figure of both of them."""
+    """What is left after tax, and how two calculations differ ("€4,500 more tax")."""
     rows = []
     for result in results:
         if isinstance(result, str):
@@ -165,6 +166,8 @@ def _add_differences(results: Iterable[Any], pool: _Pool) -> None:
                 rows.append((Decimal(str(result["revenue"])), Decimal(str(result["tax"]))))
             except (KeyError, InvalidOperation, TypeError):
                 continue
+    for revenue, tax in rows:
+        pool.money.add(revenue - tax)  # what is left after tax
     for index, (revenue_a, tax_a) in enumerate(rows):
         for revenue_b, tax_b in rows[index + 1 :]:
             pool.money.update({abs(revenue_a - revenue_b), abs(tax_a - tax_b)})
