@@ -137,6 +137,9 @@ class Figure:
     problem: Problem = ""
     has_separator: bool = False
     is_count: bool = False
+    # A bare 1900..2100 with nothing saying it is a year ("tax on 2000"): an amount only when
+    # nothing else is.
+    yearlike: bool = False
 
     @property
     def value(self) -> Decimal | None:
@@ -188,7 +191,8 @@ def read_amount(text: str) -> Reading:
         ):
             return Reading("ambiguous", reason="range", options=(first, second))
     marked = [f for f in figures if f.kind == "money"]
-    candidates = marked or [f for f in figures if not f.is_count]
+    plain = [f for f in figures if not f.is_count]
+    candidates = marked or [f for f in plain if not f.yearlike] or plain
     if not candidates:
         return Reading("none")
     distinct: dict[tuple[Decimal, ...], Figure] = {}
@@ -305,7 +309,16 @@ def _figure(text: str, match: re.Match[str], *, european: bool) -> Figure | None
         return make("money", (), Decimal(1), problem="scientific")
     if match["korean"]:
         return _korean_figure(text, match, suffix, make)
-    return _western_figure(match["num"], suffix, make, european=european, euro=euro, other=other)
+    return _western_figure(
+        match["num"],
+        suffix,
+        make,
+        european=european,
+        euro=euro,
+        other=other,
+        core_start=match.start(),
+        core_end=match.end(),
+    )
 
 
 def _looks_like_amount_slot(text: str, start: int) -> bool:
@@ -323,6 +336,8 @@ def _western_figure(
     european: bool,
     euro: bool,
     other: bool,
+    core_start: int,
+    core_end: int,
 ) -> Figure:
     digits = sum(ch.isdigit() for ch in raw)
     mult_word = (suffix["mult"] or "").lower()
@@ -345,9 +360,11 @@ def _western_figure(
     has_separator = not raw.isdigit()
     if kind == "bare":
         value = values[0]
-        if not has_separator and 1900 <= value <= 2100:
-            kind = "year"
-            return make(kind, values, precision, has_separator=False)
+        if not has_separator and 1900 <= value <= 2100 and value == value.to_integral_value():
+            text = suffix.string
+            if _YEAR_BEFORE.search(text[:core_start]) or re.match(r"\s?년", text[core_end:]):
+                return make("year", values, precision)
+            return make(kind, values, precision, yearlike=True)
         is_count = bool(_COUNT_AFTER.match(suffix.string, suffix.end())) and value < 100
         return make(kind, values, precision, has_separator=has_separator, is_count=is_count)
     return make(kind, values, precision, has_separator=has_separator)

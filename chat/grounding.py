@@ -179,6 +179,8 @@ def _add_differences(results: Iterable[Any], pool: _Pool) -> None:
 def _is_checked(figure: amounts.Figure) -> bool:
     if figure.kind in ("year", "times") or not figure.values:
         return False
+    if figure.yearlike:  # "the 2026 table"
+        return False
     if figure.kind == "bare" and not figure.has_separator:
         value = figure.values[0]
         return value >= SMALLEST_BARE_AMOUNT or value != value.to_integral_value()

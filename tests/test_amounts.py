@@ -52,6 +52,9 @@ VALID = [
     ("I have 2 kids and earn €85,000", "85000"),
     ("I have 2 kids and earn 85000", "85000"),
     ("revenue: 85000", "85000"),
+    ("tax on 2000", "2000"),  # a year only when something says so
+    ("2025 revenue: 85000", "85000"),
+    ("2025년 수입 8만 유로", "80000"),
     ("85000", "85000"),
     ("tax on 0 euros", "0"),
     ("tax on €1,000,000,000,000", "1000000000000"),

@@ -46,6 +46,7 @@ def check(answer: str, *results: Any, question: str = QUESTION) -> list[str]:
         "The 40 % bracket starts at €150,000, where the tax is already €34,000.",
         "At most €1,000,000,000,000 can be calculated.",
         "In 2026, with 3 brackets in play, you owe €14,500.",
+        "The 2026 table gives €14,500.",
         "You keep €70,500 after tax; the 30 % band runs €70k-€150k.",
         "연간 수입 8만 5천 유로에 대한 세금은 14,500유로입니다 (실효세율 17.06%).",
     ],
