@@ -55,8 +55,11 @@ def _headers(scope: dict[str, Any]) -> dict[str, str]:
 def own_origin(scope: dict[str, Any]) -> Origin | None:
     """The origin the socket was opened on: Host (validated against ALLOWED_HOSTS, as Django does
     for a request, X-Forwarded-Host only with USE_X_FORWARDED_HOST) and the scheme."""
+    headers = _headers(scope)
+    if "host" not in headers:  # every browser sends one (HTTP/1.1 requires it)
+        return None
     request = HttpRequest()
-    for name, value in _headers(scope).items():
+    for name, value in headers.items():
         request.META["HTTP_" + name.upper().replace("-", "_")] = value
     try:
         host = request.get_host()
