@@ -80,13 +80,14 @@ def throttle_reset(*, scope: str, key: str) -> None:
 
 
 def wait_phrase(seconds: float) -> str:
-    """`Try again in 2 minutes.`; beyond a day: `Try again later.`"""
-    if seconds > 86_400:
+    """`Try again in 2 minutes.` (rounded up); beyond a day: `Try again later.`"""
+    whole = max(1, math.ceil(seconds))
+    if whole > 86_400:
         return "Try again later."
-    for unit, size in (("hour", 3600), ("minute", 60), ("second", 1)):
-        if seconds > size or unit == "second":
-            count = max(1, math.ceil(seconds / size))
-            if unit == "minute" and count == 60:
-                count, unit = 1, "hour"
-            return f"Try again in {count} {unit}{'' if count == 1 else 's'}."
-    raise AssertionError("unreachable")
+    if whole < 60:
+        count, unit = whole, "second"
+    elif whole <= 3540:
+        count, unit = math.ceil(whole / 60), "minute"
+    else:
+        count, unit = math.ceil(whole / 3600), "hour"
+    return f"Try again in {count} {unit}{'' if count == 1 else 's'}."
