@@ -19,7 +19,7 @@ LOGIN = "/accounts/login/"
 RIGHT = "correct horse 1"  # alice's password (conftest)
 
 
-def login(client: Client, username: str = "alice", password: str = "wrong") -> Any:
+def login(client: Client, username: str = "alice", password: str = "wrong") -> Any:  # noqa: S107
     return client.post(LOGIN, {"username": username, "password": password})
 
 
@@ -205,7 +205,7 @@ def test_a_parallel_burst_gets_no_more_attempts_than_the_limit(settings: Any) ->
 # --- Sign-up ------------------------------------------------------------------------------------
 
 
-def signup(client: Client, username: str, password: str = "a fine long passphrase") -> Any:
+def signup(client: Client, username: str, password: str = "a fine long passphrase") -> Any:  # noqa: S107
     return client.post(
         "/accounts/signup/", {"username": username, "password1": password, "password2": password}
     )
