@@ -14,8 +14,9 @@ class SignupForm(UserCreationForm[User]):
         fields = ("username",)
 
     def clean_username(self) -> str:
+        # Django's check for a taken name (ignoring case) records its error and returns None.
         username: str = super().clean_username()
-        if username_lookalike_exists(username=username):
+        if username and username_lookalike_exists(username=username):
             raise forms.ValidationError(
                 "This username looks like an existing one. Please choose another.",
                 code="lookalike",
