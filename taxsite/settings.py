@@ -125,8 +125,12 @@ AUTH_THROTTLES: dict[str, dict[str, float]] = {
     "login-device": {"free": 5, "delay": 60, "max_delay": 15 * 60},
     # Failed logins from one address across accounts (password spraying).
     "login-address": {"free": 20, "delay": 60, "max_delay": 60 * 60},
-    # Accounts created from one address.
-    "signup-address": {"free": 3, "delay": 10 * 60, "max_delay": 24 * 60 * 60},
+    # Accounts created from one address (AUTH_SIGNUPS_PER_ADDRESS before the first wait).
+    "signup-address": {
+        "free": env_int("AUTH_SIGNUPS_PER_ADDRESS", 3),
+        "delay": 10 * 60,
+        "max_delay": 24 * 60 * 60,
+    },
     # Old-password checks on the password-change form, per account.
     "password-change": {"free": 5, "delay": 60, "max_delay": 15 * 60},
 }
