@@ -87,3 +87,15 @@ def test_a_distinct_name_in_another_script_is_welcome(django_user_model: type[Us
     django_user_model.objects.create_user("demo", password="not the published one 1")
     assert signup("\u0434\u0435\u043c\u043e").status_code == 302  # Cyrillic "демо"
     assert signup("demos").status_code == 302
+
+
+def test_passwords_shorter_than_twelve_characters_are_refused(
+    django_user_model: type[User],
+) -> None:
+    """OWASP ASVS 2.1.1 (Django's default minimum is 8)."""
+    response = Client().post(
+        "/accounts/signup/",
+        {"username": "erin", "password1": "eleven char", "password2": "eleven char"},
+    )
+    assert "at least 12 characters" in response.content.decode()
+    assert not django_user_model.objects.filter(username="erin").exists()
