@@ -148,3 +148,12 @@ async def test_the_server_refuses_to_serve_while_the_demo_account_exists(
     await User.objects.filter(username=DEMO_USERNAME).adelete()
     page = await HttpCommunicator(guarded, "GET", "/accounts/login/", headers=HOST).get_response()
     assert page["status"] == 200
+
+
+def test_check_deploy_warns_behind_a_proxy_without_a_trusted_proxy_count(settings: Any) -> None:
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.TRUSTED_PROXY_COUNT = 0
+    with pytest.raises(SystemCheckError, match=r"accounts\.W001"):
+        call_command("check", deploy=True, fail_level="WARNING")
+    settings.TRUSTED_PROXY_COUNT = 1
+    call_command("check", deploy=True, fail_level="WARNING", tags=["accounts"])
