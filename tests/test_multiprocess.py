@@ -142,7 +142,7 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
             "user = get_user_model().objects.create_user('carol', password='correct horse 3')\n"
             "session = SessionStore()\n"
             "session[SESSION_KEY] = str(user.pk)\n"
-            "session[BACKEND_SESSION_KEY] = 'django.contrib.auth.backends.ModelBackend'\n"
+            "session[BACKEND_SESSION_KEY] = 'accounts.backends.ThrottledModelBackend'\n"
             "session[HASH_SESSION_KEY] = user.get_session_auth_hash()\n"
             "session.create()\n"
             "print(session.session_key, Conversation.objects.create(owner=user).pk, "
