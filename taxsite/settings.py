@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "csp",
     "axes",
     "chat",
+    "review",  # staff review: feedback, queue, notes, flags, export, access log
 ]
 
 MIDDLEWARE = [
