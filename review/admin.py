@@ -32,6 +32,13 @@ def has_review_permission(request: HttpRequest) -> bool:
     return bool(request.user.is_active and request.user.has_perm(REVIEW_PERMISSION))
 
 
+def conversation_label(conversation: Conversation) -> str:
+    """A deleted conversation is named by number only: its title was the person's words."""
+    if conversation.deleted_at:
+        return f"Conversation {conversation.pk} (deleted by the person)"
+    return str(conversation)
+
+
 def review_url(conversation_id: int, anchor: str = "") -> str:
     url = reverse("admin:chat_conversation_change", args=[conversation_id])
     return f"{url}#{anchor}" if anchor else url
@@ -161,9 +168,7 @@ class ConversationAdmin(ReadOnlyAdmin):
     # Columns
     @admin.display(description="Conversation", ordering="title")
     def title_column(self, obj: Conversation) -> str:
-        if obj.deleted_at:
-            return f"{obj} (deleted by the person)"
-        return str(obj)
+        return conversation_label(obj)
 
     @admin.display(description="Status", ordering="review__status")
     def status_column(self, obj: Conversation) -> str:
@@ -307,7 +312,8 @@ class ConversationAdmin(ReadOnlyAdmin):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
-            "title": f"Review: {conversation}",
+            "title": f"Review: {conversation_label(conversation)}",
+            "label": conversation_label(conversation),
             "subtitle": None,
             "conversation": conversation,
             "review": review,
@@ -397,7 +403,8 @@ class ConversationAdmin(ReadOnlyAdmin):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
-            "title": f"Review history: {conversation}",
+            "title": f"Review history: {conversation_label(conversation)}",
+            "label": conversation_label(conversation),
             "subtitle": None,
             "conversation": conversation,
             "events": conversation.review_events.select_related("actor"),
@@ -413,7 +420,9 @@ def _count_badge(count: int) -> str:
 
 
 def _conversation_link(conversation: Conversation, anchor: str = "") -> str:
-    return format_html('<a href="{}">{}</a>', review_url(conversation.pk, anchor), conversation)
+    return format_html(
+        '<a href="{}">{}</a>', review_url(conversation.pk, anchor), conversation_label(conversation)
+    )
 
 
 # --- Receipts as data ----------------------------------------------------------------------------
@@ -509,7 +518,7 @@ class ReceiptAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Duration (ms)", ordering="duration_ms")
     def duration(self, obj: ToolCall) -> str:
-        return f"{obj.duration_ms:.1f}"
+        return f"{obj.duration_ms:.2f}"
 
     @admin.display(description="Error")
     def error_column(self, obj: ToolCall) -> str:
