@@ -11,6 +11,11 @@ from review.models import Feedback
 register = template.Library()
 
 
+def _signed_in(user: object) -> bool:
+    """A template without a request (a socket fragment) has no user: the variable is ''."""
+    return bool(getattr(user, "is_authenticated", False))
+
+
 def _in_event_loop() -> bool:
     try:
         asyncio.get_running_loop()
@@ -20,21 +25,21 @@ def _in_event_loop() -> bool:
 
 
 @register.simple_tag
-def answer_feedback(message: Message, user: User | AnonymousUser | None = None) -> Feedback | None:
+def answer_feedback(message: Message, user: User | AnonymousUser | str | None = None) -> Feedback | None:
     """The person's vote on an answer, for the feedback buttons.
 
     The socket renders bubbles inside the event loop, where the ORM may not run; it only ever
     renders the answer being written or just finished, which has no vote yet.
     """
-    if user is None or message.role != Message.Role.ASSISTANT or _in_event_loop():
+    if not _signed_in(user) or message.role != Message.Role.ASSISTANT or _in_event_loop():
         return None
-    return selectors.feedback_for(user=user, message=message)
+    return selectors.feedback_for(user=user, message=message)  # type: ignore[arg-type]
 
 
 @register.simple_tag
 def staff_last_viewed(
-    conversation: Conversation, user: User | AnonymousUser | None = None
+    conversation: Conversation, user: User | AnonymousUser | str | None = None
 ) -> datetime | None:
-    if user is None:
+    if not _signed_in(user):
         return None
-    return selectors.staff_last_viewed(user=user, conversation=conversation)
+    return selectors.staff_last_viewed(user=user, conversation=conversation)  # type: ignore[arg-type]
