@@ -270,7 +270,7 @@ class ConversationAdmin(ReadOnlyAdmin):
         """The conversation, or 403 without view (and, to act, review) permission."""
         if not self.has_view_permission(request) or (act and not has_review_permission(request)):
             raise PermissionDenied
-        conversation = self.get_object(request, unquote(object_id))
+        conversation: Conversation | None = self.get_object(request, unquote(object_id))
         if conversation is None:
             raise Http404("No such conversation.")
         return conversation
@@ -486,11 +486,7 @@ class ReceiptAdmin(ReadOnlyAdmin):
         css = {"all": ["review/admin.css"]}
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ToolCall]:
-        return (
-            super()
-            .get_queryset(request)
-            .select_related("message__conversation__owner")
-        )
+        return super().get_queryset(request).select_related("message__conversation__owner")
 
     @admin.display(description="Conversation")
     def conversation_column(self, obj: ToolCall) -> str:

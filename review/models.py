@@ -92,9 +92,7 @@ class ReviewNote(AppendOnlyModel):
     conversation = models.ForeignKey(
         Conversation, on_delete=models.CASCADE, related_name="review_notes"
     )
-    author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     text = models.TextField(max_length=4000)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -117,9 +115,7 @@ class AnswerFlag(AppendOnlyModel):
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="review_flags")
     kind = models.CharField(max_length=16, choices=Kind.choices)
     reason = models.TextField(max_length=2000)
-    author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

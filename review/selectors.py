@@ -114,9 +114,7 @@ def review_transcript(*, conversation: Conversation) -> QuerySet[Message]:
     )
 
 
-def receipts_for_conversations(
-    *, conversation_ids: list[int]
-) -> QuerySet[Message]:
+def receipts_for_conversations(*, conversation_ids: list[int]) -> QuerySet[Message]:
     """Answers of the given conversations, in order, ready to export."""
     return (
         Message.objects.filter(conversation_id__in=conversation_ids)

@@ -25,7 +25,9 @@ def _in_event_loop() -> bool:
 
 
 @register.simple_tag
-def answer_feedback(message: Message, user: User | AnonymousUser | str | None = None) -> Feedback | None:
+def answer_feedback(
+    message: Message, user: User | AnonymousUser | str | None = None
+) -> Feedback | None:
     """The person's vote on an answer, for the feedback buttons.
 
     The socket renders bubbles inside the event loop, where the ORM may not run; it only ever

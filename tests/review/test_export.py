@@ -26,7 +26,7 @@ def test_csv_action_exports_one_row_per_answer_with_receipts_feedback_and_flags(
     first, second = answers(conversation)
     Feedback.objects.create(message=first, author=alice, vote="bad", comment="too high")
     services.answer_flag_add(message=first, author=reviewer, kind="wrong_figure", reason="check")
-    other = conversation_with(bob, [("=HYPERLINK(\"http://x\")", "-2+3")])
+    other = conversation_with(bob, [('=HYPERLINK("http://x")', "-2+3")])
     response = reviewer_client.post(
         "/admin/chat/conversation/",
         {"action": "export_csv", "_selected_action": [conversation.pk, other.pk]},

@@ -44,8 +44,6 @@ def test_person_votes_changes_the_vote_and_comments(
     assert "Wrong bracket." in bubble
 
 
-
-
 def test_comment_is_bounded(alice: User, conversation: Conversation) -> None:
     answer = answers(conversation)[0]
     client_for(alice).post(feedback_url(answer), {"vote": "bad", "comment": "x" * 5000})
@@ -79,7 +77,8 @@ def test_questions_streaming_answers_and_bad_votes_are_refused(
 def test_feedback_needs_login_and_a_csrf_token(alice: User, conversation: Conversation) -> None:
     answer = answers(conversation)[0]
     anonymous = Client().post(feedback_url(answer), {"vote": "bad"})
-    assert anonymous.status_code == 302 and "/accounts/login/" in anonymous["Location"]
+    assert anonymous.status_code == 302
+    assert "/accounts/login/" in anonymous["Location"]
     strict = Client(enforce_csrf_checks=True)
     strict.force_login(alice)
     assert strict.post(feedback_url(answer), {"vote": "bad"}).status_code == 403
@@ -134,3 +133,17 @@ def test_another_persons_notice_is_never_shown(
     )
     bobs = conversation_with(bob, [("q", "a")])
     assert "Viewed by staff" not in client_for(bob).get(f"/c/{bobs.pk}/").content.decode()
+
+
+def test_a_hostile_comment_is_inert_in_the_page(alice: User, conversation: Conversation) -> None:
+    from tests.htmlcheck import active_parts
+
+    answer = answers(conversation)[0]
+    client = client_for(alice)
+    client.post(
+        feedback_url(answer), {"vote": "bad", "comment": "</textarea><img src=x onerror=alert(1)>"}
+    )
+    page = client.get(f"/c/{conversation.pk}/").content.decode()
+    form = page[page.index(f'id="feedback-{answer.pk}"') :].split("</form>")[0]
+    assert "&lt;/textarea&gt;&lt;img src=x onerror=alert(1)&gt;" in form
+    assert active_parts(form.split("<textarea")[1], allowed_tags=frozenset({"input"})) == []

@@ -61,7 +61,9 @@ def test_reviewers_group_grants_exactly_view_and_review() -> None:
         "review.view_reviewevent",
         "review.view_staffaccess",
     }
-    assert not any(code.split(".")[1].startswith(("add_", "change_", "delete_")) for code in granted)
+    assert not any(
+        code.split(".")[1].startswith(("add_", "change_", "delete_")) for code in granted
+    )
 
 
 def test_staff_without_permissions_gets_403_everywhere(conversation: Conversation) -> None:
@@ -94,15 +96,14 @@ def test_people_who_are_not_staff_are_sent_to_the_admin_login(
 
 
 def test_view_only_staff_reads_but_cannot_review_or_export(conversation: Conversation) -> None:
-    client = client_for(
-        staff_user("vera", perms=("chat.view_conversation", "chat.view_toolcall"))
-    )
+    client = client_for(staff_user("vera", perms=("chat.view_conversation", "chat.view_toolcall")))
     page = client.get(f"/admin/chat/conversation/{conversation.pk}/change/")
     assert page.status_code == 200
     html = page.content.decode()
     assert "The tax on **85,000** is 14,500." in html
     assert "You may read but not review" in html
-    assert "Add note" not in html and "Export CSV" not in html
+    assert "Add note" not in html
+    assert "Export CSV" not in html
     for method, url, data in act_requests(conversation):
         assert getattr(client, method)(url, data).status_code == 403, url
     changelist = client.get("/admin/chat/conversation/").content.decode()
@@ -141,6 +142,8 @@ def test_transcripts_are_read_only_for_everybody(
     # No bulk delete action either: the changelist refuses an unknown action.
     client.post(f"{base}/", {"action": "delete_selected", "_selected_action": [conversation.pk]})
     assert client.get(f"/admin/chat/message/{answer.pk}/change/").status_code == 404
-    assert client.post(f"/admin/chat/toolcall/{answer.tool_calls.get().pk}/delete/").status_code == 403
+    assert (
+        client.post(f"/admin/chat/toolcall/{answer.tool_calls.get().pk}/delete/").status_code == 403
+    )
     assert list(Message.objects.values_list("pk", "text")) == before
     assert Conversation.objects.filter(pk=conversation.pk).exists()

@@ -63,7 +63,8 @@ def test_receipt_table_version_and_errors_are_shown(reviewer_client: Client, ali
     assert "demo-2026" in html
     assert "Revenue must not be negative." in html
     receipts = reviewer_client.get("/admin/chat/toolcall/?table_version=demo-2026").content.decode()
-    assert "demo-2026" in receipts and "14500.00" in receipts
+    assert "demo-2026" in receipts
+    assert "14500.00" in receipts
     rejected = reviewer_client.get("/admin/chat/toolcall/?outcome=error").content.decode()
     assert "Revenue must not be negative." in rejected
     assert "14500.00" not in rejected
@@ -85,7 +86,8 @@ def test_review_page_markup_from_people_and_models_is_inert(
     transcript = html[html.index('class="rv-transcript"') : html.index('class="rv-side"')]
     # Forms are ours (the flag form); nothing that came from a person or a model is active.
     assert active_parts(transcript, allowed_tags=frozenset({"form", "input"})) == []
-    assert "&lt;script&gt;" in transcript and "&lt;svg onload=alert(4)&gt;" in transcript
+    assert "&lt;script&gt;" in transcript
+    assert "&lt;svg onload=alert(4)&gt;" in transcript
     assert "<b onmouseover" not in html
 
 
@@ -94,11 +96,14 @@ def test_queue_lists_reasons_with_counts_and_filters(
 ) -> None:
     bad = conversation_with(alice, [("q bad", "a bad")], title="needs-bad")
     Feedback.objects.create(message=answers(bad)[0], author=alice, vote="bad")
-    unverified = conversation_with(
-        bob, [("q u", "a u")], title="needs-unverified", figures_verified=False,
+    conversation_with(
+        bob,
+        [("q u", "a u")],
+        title="needs-unverified",
+        figures_verified=False,
         unverified_figures=["12,345"],
     )
-    errored = conversation_with(bob, [("q e", "")], title="needs-error", status="error")
+    conversation_with(bob, [("q e", "")], title="needs-error", status="error")
     done = conversation_with(alice, [("q ok", "a ok")], title="all-good")
     services.review_update(conversation=done, actor=alice, status="reviewed", assignee=None)
 
@@ -133,14 +138,16 @@ def test_reviewer_sets_status_assignee_notes_and_flags_and_each_is_recorded(
     base = f"/admin/chat/conversation/{conversation.pk}"
     answer = answers(conversation)[0]
     response = reviewer_client.post(f"{base}/notes/", {"text": "Checked the figure."})
-    assert response.status_code == 302 and response["Location"].endswith("#notes")
+    assert response.status_code == 302
+    assert response["Location"].endswith("#notes")
     reviewer_client.post(
         f"{base}/answers/{answer.pk}/flag/", {"kind": "wrong_figure", "reason": "14,500 ok?"}
     )
     reviewer_client.post(f"{base}/review/", {"status": "escalated", "assignee": reviewer.pk})
 
     review = ConversationReview.objects.get(conversation=conversation)
-    assert review.status == "escalated" and review.assignee == reviewer
+    assert review.status == "escalated"
+    assert review.assignee == reviewer
     flag = AnswerFlag.objects.get(message=answer)
     assert (flag.kind, flag.reason, flag.author) == ("wrong_figure", "14,500 ok?", reviewer)
     events = list(
@@ -156,10 +163,12 @@ def test_reviewer_sets_status_assignee_notes_and_flags_and_each_is_recorded(
         ("assignee", "nobody → rita", "rita"),
     ]
     html = review_page(reviewer_client, conversation)
-    assert "Checked the figure." in html and "14,500 ok?" in html
+    assert "Checked the figure." in html
+    assert "14,500 ok?" in html
     assert "rv-message--flagged" in html
     history = reviewer_client.get(f"{base}/history/").content.decode()
-    assert "In review → Escalated" in history and "Opened the conversation" in history
+    assert "In review → Escalated" in history
+    assert "Opened the conversation" in history
     assert reviewer_client.get(f"{QUEUE}?assignee=me").content.decode().count("85000") >= 1
 
 
@@ -217,7 +226,8 @@ def test_every_staff_look_is_logged_with_who_when_what(
     )
     assert entries == [("rita", "viewed"), ("rita", "export_csv"), ("rita", "history")]
     log = reviewer_client.get("/admin/review/staffaccess/").content.decode()
-    assert "Exported as CSV" in log and "rita" in log
+    assert "Exported as CSV" in log
+    assert "rita" in log
     # A receipt opens its answer on the review page (a logged view).
     call = answers(conversation)[0].tool_calls.get()
     response = reviewer_client.get(f"/admin/chat/toolcall/{call.pk}/change/")
@@ -245,7 +255,8 @@ def test_deleted_conversation_keeps_a_tombstone_for_review(
     assert "What is the tax on 85000?" not in html
     assert html.count("(text erased at deletion)") == 4
     assert "€14,500.00" in html  # receipts kept
-    assert "Bad answer" in html and "wrong" in html  # feedback kept
+    assert "Bad answer" in html
+    assert "wrong" in html
     assert "kept note" in html
     # The person's own page no longer offers it; feedback can no longer change.
     person = Client()
