@@ -22,11 +22,10 @@ QUEUE_REASONS: dict[str, str] = {
 }
 
 
-def feedback_for(*, user: AnyUser, message: Message) -> Feedback | None:
-    """The person's own vote on their answer (None for anyone else)."""
-    if not user.is_authenticated:
-        return None
-    return Feedback.objects.filter(message=message, author=user).first()
+def feedback_of(*, message: Message) -> Feedback | None:
+    """The vote on an answer. Only its conversation's owner can vote (services.feedback_set);
+    callers show it only to that owner."""
+    return Feedback.objects.filter(message=message).first()
 
 
 def staff_last_viewed(*, user: AnyUser, conversation: Conversation) -> datetime | None:

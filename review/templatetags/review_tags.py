@@ -25,17 +25,16 @@ def _in_event_loop() -> bool:
 
 
 @register.simple_tag
-def answer_feedback(
-    message: Message, user: User | AnonymousUser | str | None = None
-) -> Feedback | None:
-    """The person's vote on an answer, for the feedback buttons.
+def answer_feedback(message: Message) -> Feedback | None:
+    """The vote on an answer, for its feedback buttons. Bubbles are only ever rendered for the
+    conversation's owner (the page and the socket check that), and only the owner can vote.
 
-    The socket renders bubbles inside the event loop, where the ORM may not run; it only ever
-    renders the answer being written or just finished, which has no vote yet.
+    The socket renders a streaming or just-finished answer inside the event loop, where the ORM
+    may not run: such an answer has no vote yet.
     """
-    if not _signed_in(user) or message.role != Message.Role.ASSISTANT or _in_event_loop():
+    if message.role != Message.Role.ASSISTANT or _in_event_loop():
         return None
-    return selectors.feedback_for(user=user, message=message)  # type: ignore[arg-type]
+    return selectors.feedback_of(message=message)
 
 
 @register.simple_tag

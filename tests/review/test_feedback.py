@@ -147,3 +147,15 @@ def test_a_hostile_comment_is_inert_in_the_page(alice: User, conversation: Conve
     form = page[page.index(f'id="feedback-{answer.pk}"') :].split("</form>")[0]
     assert "&lt;/textarea&gt;&lt;img src=x onerror=alert(1)&gt;" in form
     assert active_parts(form.split("<textarea")[1], allowed_tags=frozenset({"input"})) == []
+
+
+def test_the_sockets_catch_up_transcript_shows_the_vote(
+    alice: User, conversation: Conversation
+) -> None:
+    from chat import selectors
+
+    answer = answers(conversation)[0]
+    client_for(alice).post(feedback_url(answer), {"vote": "good"})
+    html = fragments.messages_replaced(selectors.message_list(conversation=conversation))
+    form = html[html.index(f'id="feedback-{answer.pk}"') :].split("</form>")[0]
+    assert 'value="good" class="feedback-vote feedback-vote--good" aria-pressed="true"' in form
