@@ -14,7 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.decorators import method_decorator
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_GET, require_POST
 
 from chat.engines import ENGINE_LABELS
@@ -25,6 +25,10 @@ from review.models import AnswerFlag, ConversationReview, Feedback, StaffAccess
 from review.receipts import receipt_figures
 
 REVIEW_PERMISSION = "review.review_conversation"
+
+admin.site.site_header = "taxsite review"
+admin.site.site_title = "taxsite review"
+admin.site.index_title = "Review"
 ACCESS_LOG_ON_PAGE = 25
 
 
@@ -134,10 +138,7 @@ class ConversationAdmin(ReadOnlyAdmin):
         "owner",
         "status_column",
         "assignee_column",
-        "answers_column",
-        "bad_feedback_column",
-        "unverified_column",
-        "errors_column",
+        "attention_column",
         "updated_at",
     )
     list_filter = (
@@ -185,27 +186,27 @@ class ConversationAdmin(ReadOnlyAdmin):
         review = getattr(obj, "review", None)
         return review.assignee.get_username() if review and review.assignee else "-"
 
-    @admin.display(description="Answers", ordering="answer_count")
-    def answers_column(self, obj: Any) -> int:
-        return int(obj.answer_count)
-
-    @admin.display(description="Bad votes", ordering="bad_feedback_count")
-    def bad_feedback_column(self, obj: Any) -> str:
-        return _count_badge(obj.bad_feedback_count)
-
-    @admin.display(description="Unverified", ordering="unverified_count")
-    def unverified_column(self, obj: Any) -> str:
-        return _count_badge(obj.unverified_count)
-
-    @admin.display(description="Errors", ordering="error_count")
-    def errors_column(self, obj: Any) -> str:
-        return _count_badge(obj.error_count)
+    @admin.display(description="Needs attention", ordering="-bad_feedback_count")
+    def attention_column(self, obj: Any) -> str:
+        """Answers, then what needs a look: bad votes, unverified figures, errors."""
+        badges = [
+            format_html('<span class="rv-attention rv-attention--{}">{} {}</span>', kind, n, label)
+            for kind, n, label in (
+                ("bad", obj.bad_feedback_count, "bad vote"),
+                ("unverified", obj.unverified_count, "unverified"),
+                ("error", obj.error_count, "error"),
+            )
+            if n
+        ]
+        answers = f"{obj.answer_count} answer{'s' if obj.answer_count != 1 else ''}"
+        return format_html("{} {}", answers, format_html_join("", "{}", ((b,) for b in badges)))
 
     # The queue page
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
         context = {
+            "title": "Review queue",
             **(extra_context or {}),
             "queue_reasons": [
                 (key, label, count)
@@ -411,12 +412,6 @@ class ConversationAdmin(ReadOnlyAdmin):
             "accesses": conversation.staff_accesses.select_related("viewer"),
         }
         return TemplateResponse(request, "admin/review/history.html", context)
-
-
-def _count_badge(count: int) -> str:
-    if not count:
-        return "0"
-    return format_html('<strong class="rv-count">{}</strong>', count)
 
 
 def _conversation_link(conversation: Conversation, anchor: str = "") -> str:

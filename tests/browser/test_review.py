@@ -67,6 +67,8 @@ def test_feedback_then_the_reviewers_path_then_the_persons_notice(
         answer.get_by_label("Comment for the review team").fill("The bracket looks wrong to me.")
         answer.get_by_role("button", name="Save comment").click()
         expect(answer.locator("summary")).to_have_text("Your comment")
+        answer.locator("summary").click()
+        answer.screenshot(path=str(artifacts / "review-feedback.png"))
         conversation_url = page.url
         page.reload()
         answer = page.locator(".bubble--assistant").last

@@ -100,7 +100,7 @@ def test_view_only_staff_reads_but_cannot_review_or_export(conversation: Convers
     page = client.get(f"/admin/chat/conversation/{conversation.pk}/change/")
     assert page.status_code == 200
     html = page.content.decode()
-    assert "The tax on **85,000** is 14,500." in html
+    assert "The tax on <strong>85,000</strong> is 14,500." in html
     assert "You may read but not review" in html
     assert "Add note" not in html
     assert "Export CSV" not in html

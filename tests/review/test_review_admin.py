@@ -40,7 +40,7 @@ def test_transcript_is_drawn_once_with_receipts_beside_each_answer(
     reviewer_client: Client, conversation: Conversation
 ) -> None:
     html = review_page(reviewer_client, conversation)
-    assert html.count("The tax on **85,000** is 14,500.") == 1
+    assert html.count("The tax on <strong>85,000</strong> is 14,500.") == 1
     transcript = html[html.index('class="rv-transcript"') : html.index('class="rv-side"')]
     assert transcript.count("What is the tax on 85000?") == 1
     assert transcript.count('class="rv-message ') == 4
