@@ -13,8 +13,10 @@ from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils.dateformat import format as date_format
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
+from django.utils.timezone import localtime
 from django.views.decorators.http import require_GET, require_POST
 
 from chat.engines import ENGINE_LABELS
@@ -135,11 +137,11 @@ class DeletedFilter(admin.SimpleListFilter):
 class ConversationAdmin(ReadOnlyAdmin):
     list_display = (
         "title_column",
-        "owner",
+        "person_column",
         "status_column",
         "assignee_column",
         "attention_column",
-        "updated_at",
+        "activity_column",
     )
     list_filter = (
         NeedsAttentionFilter,
@@ -170,6 +172,14 @@ class ConversationAdmin(ReadOnlyAdmin):
     @admin.display(description="Conversation", ordering="title")
     def title_column(self, obj: Conversation) -> str:
         return conversation_label(obj)
+
+    @admin.display(description="Person", ordering="owner__username")
+    def person_column(self, obj: Conversation) -> str:
+        return obj.owner.get_username()
+
+    @admin.display(description="Last activity", ordering="updated_at")
+    def activity_column(self, obj: Conversation) -> str:
+        return date_format(localtime(obj.updated_at), "Y-m-d H:i")
 
     @admin.display(description="Status", ordering="review__status")
     def status_column(self, obj: Conversation) -> str:
