@@ -19,7 +19,6 @@ from django.utils.html import format_html, format_html_join
 from django.utils.timezone import localtime
 from django.views.decorators.http import require_GET, require_POST
 
-from chat.engines import ENGINE_LABELS
 from chat.models import Conversation, Message, ToolCall
 from review import export, selectors, services
 from review.forms import FlagForm, NoteForm, ReviewStateForm
@@ -329,7 +328,6 @@ class ConversationAdmin(ReadOnlyAdmin):
             "conversation": conversation,
             "review": review,
             "transcript": transcript,
-            "engine_labels": ENGINE_LABELS,
             "can_review": has_review_permission(request),
             "state_form": state_form
             or ReviewStateForm(initial={"status": review.status, "assignee": review.assignee_id}),
