@@ -40,7 +40,8 @@ def feedback_set(*, user: User, message_id: int, vote: str, comment: str = "") -
         defaults={
             "author": user,
             "vote": vote,
-            "comment": comment.strip()[:FEEDBACK_COMMENT_MAX_CHARS],
+            # PostgreSQL refuses NUL in text: drop it rather than fail the vote.
+            "comment": comment.replace("\x00", "").strip()[:FEEDBACK_COMMENT_MAX_CHARS],
         },
     )
     return feedback

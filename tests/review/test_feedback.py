@@ -44,10 +44,13 @@ def test_person_votes_changes_the_vote_and_comments(
     assert "Wrong bracket." in bubble
 
 
-def test_comment_is_bounded(alice: User, conversation: Conversation) -> None:
-    answer = answers(conversation)[0]
-    client_for(alice).post(feedback_url(answer), {"vote": "bad", "comment": "x" * 5000})
-    assert len(Feedback.objects.get(message=answer).comment) == 1000
+def test_comment_is_bounded_and_nul_free(alice: User, conversation: Conversation) -> None:
+    first, second = answers(conversation)
+    client_for(alice).post(feedback_url(first), {"vote": "bad", "comment": "x" * 5000})
+    assert len(Feedback.objects.get(message=first).comment) == 1000
+    response = client_for(alice).post(feedback_url(second), {"vote": "bad", "comment": "a\x00b"})
+    assert response.status_code == 302
+    assert Feedback.objects.get(message=second).comment == "ab"
 
 
 def test_a_person_cannot_vote_on_someone_elses_answer(
