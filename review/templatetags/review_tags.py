@@ -29,10 +29,17 @@ def answer_feedback(message: Message) -> Feedback | None:
     """The vote on an answer, for its feedback buttons. Bubbles are only ever rendered for the
     conversation's owner (the page and the socket check that), and only the owner can vote.
 
-    The socket renders a streaming or just-finished answer inside the event loop, where the ORM
-    may not run: such an answer has no vote yet.
+    The transcript selects votes with the messages. The socket renders a streaming or
+    just-finished answer inside the event loop, where the ORM may not run: it has no vote yet.
     """
-    if message.role != Message.Role.ASSISTANT or _in_event_loop():
+    if message.role != Message.Role.ASSISTANT:
+        return None
+    if Message.feedback.is_cached(message):  # selected with the transcript
+        try:
+            return message.feedback
+        except Feedback.DoesNotExist:
+            return None
+    if _in_event_loop():
         return None
     return selectors.feedback_of(message=message)
 

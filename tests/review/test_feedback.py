@@ -1,5 +1,7 @@
 """The person's side: Good/Bad answer with a comment, and the "Viewed by staff" notice."""
 
+import asyncio
+
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
@@ -159,6 +161,11 @@ def test_the_sockets_catch_up_transcript_shows_the_vote(
 
     answer = answers(conversation)[0]
     client_for(alice).post(feedback_url(answer), {"vote": "good"})
-    html = fragments.messages_replaced(selectors.message_list(conversation=conversation))
+    transcript = list(selectors.message_list(conversation=conversation))
+
+    async def render_in_the_event_loop() -> str:  # as the consumer's catch-up does
+        return fragments.messages_replaced(transcript)
+
+    html = asyncio.run(render_in_the_event_loop())
     form = html[html.index(f'id="feedback-{answer.pk}"') :].split("</form>")[0]
     assert 'value="good" class="feedback-vote feedback-vote--good" aria-pressed="true"' in form
