@@ -79,7 +79,10 @@ ASGI_APPLICATION = "taxsite.asgi.application"
 DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
-        conn_max_age=0,
+        # Persistent connections: every ORM call from async code goes through one thread per
+        # process, and opening a PostgreSQL connection per call starved hundreds of streams.
+        conn_max_age=env_int("DB_CONN_MAX_AGE", 300),
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -103,6 +106,9 @@ if REDIS_URL:
                 ],
                 "prefix": env_str("CHANNEL_LAYER_PREFIX", "taxsite"),
                 "capacity": 500,
+                # All sockets of a process share one Redis list ("specific.<process>!"): sized
+                # for hundreds of streaming answers at once, so no frame is dropped for room.
+                "channel_capacity": {"specific.*": 20_000},
                 "expiry": 30,
             },
         }

@@ -309,13 +309,13 @@ async def test_flood_of_messages_is_rate_limited_with_a_wait_time(
 async def test_model_output_with_markup_is_escaped_while_streaming(
     alice: User, settings: object
 ) -> None:
-    from chat.engines import offline
+    from chat.engines.offline_text import STRINGS
 
     conversation = await make_conversation(alice)
     socket, _, _ = await connect(alice, conversation)
     await socket.receive_from()
-    original = offline.NO_AMOUNT_ANSWER
-    offline.NO_AMOUNT_ANSWER = (
+    original = STRINGS["en"]["help"]
+    STRINGS["en"]["help"] = (
         '<script>alert(1)</script> <img src=x onerror=alert(2)> <a hx-get="/admin/">x</a>'
     )
     try:
@@ -324,7 +324,7 @@ async def test_model_output_with_markup_is_escaped_while_streaming(
         answer = await Message.objects.aget(conversation=conversation, role="assistant")
         frames = await receive_until(socket, is_finished_bubble(answer.pk))
     finally:
-        offline.NO_AMOUNT_ANSWER = original
+        STRINGS["en"]["help"] = original
     from tests.htmlcheck import active_parts, without_feedback_forms
 
     for html in frames:
