@@ -142,7 +142,8 @@ def turn_start(
     The person's message is stored here, before any provider is called. The database refuses a
     second streaming answer in the same conversation, so two tabs cannot start two turns.
     """
-    text = text.strip()
+    # NUL is never meaningful in a message, and PostgreSQL cannot store it in text.
+    text = text.replace("\x00", "").strip()
     if not text:
         raise TurnRejected("Type a message first.")
     limit = settings.CHAT_MAX_MESSAGE_CHARS

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "csp",
     "accounts",
     "chat",
+    "review",  # staff review: feedback, queue, notes, flags, export, access log
 ]
 
 MIDDLEWARE = [

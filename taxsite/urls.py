@@ -20,5 +20,6 @@ urlpatterns = [
         name="password_change",
     ),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("review/", include("review.urls")),
     path("", include("chat.urls")),
 ]
