@@ -115,12 +115,21 @@ class Process:
 
     running: list[Process] = []
 
-    def __init__(self, name: str, command: list[str], env: dict[str, str], logs: Path) -> None:
+    def __init__(
+        self, name: str, command: list[str], env: dict[str, str], logs: Path, *, announces: bool
+    ) -> None:
+        """`announces`: the child prints "listening <port>" and nothing else on stdout (read by
+        `announced_port`); any other child's stdout goes to its log, never to a pipe nobody
+        reads (daphne's access log would fill it and block the server)."""
         self.name = name
         self.log = logs / f"{name}.log"
         with self.log.open("ab") as log:
             self.popen = subprocess.Popen(  # noqa: S603 - our own fixed command lines
-                command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=log
+                command,
+                env=env,
+                cwd=ROOT,
+                stdout=subprocess.PIPE if announces else log,
+                stderr=log,
             )
         Process.running.append(self)
 
@@ -460,7 +469,9 @@ class Run:
         with_deltas = sum(1 for a in self.answers if a.delta_frames)
         if with_deltas == len(self.answers):
             return "delta"
-        return "bubble" if with_deltas == 0 else "mixed"
+        if with_deltas:
+            return "mixed"
+        return "bubble" if any(a.finished or a.first_text for a in self.answers) else "none seen"
 
     @property
     def cpu_per_1k(self) -> float:
@@ -634,6 +645,7 @@ class Bench:
             [sys.executable, str(ROOT / "benchmarks" / "upstream.py")],
             {**os.environ},
             self.logs,
+            announces=True,
         )
         self.upstream_url = f"http://127.0.0.1:{self.upstream.announced_port()}/v1"
         with self.connect("postgres") as admin:
@@ -688,6 +700,7 @@ class Bench:
                 ],
                 {**os.environ},
                 self.logs,
+                announces=True,
             )
             server = Server(target, process, await asyncio.to_thread(process.announced_port))
         else:
@@ -698,6 +711,7 @@ class Bench:
                 [*command, "taxsite.asgi:application"],
                 self.env(target),
                 self.logs,
+                announces=False,
             )
             await asyncio.to_thread(process.wait_for_port, port)
             server = Server(target, process, port)
