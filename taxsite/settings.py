@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "servestatic",
     "channels",
     "django_htmx",
     "csp",
@@ -43,6 +44,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files from the ASGI app itself, before sessions and CSP touch the response.
+    "servestatic.middleware.ServeStaticMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -94,7 +97,13 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 500, "expiry": 30},
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "capacity": 500,
+                "expiry": 30,
+                # Several sites (or test runs) can share one Redis under different prefixes.
+                "prefix": env_str("REDIS_PREFIX", "asgi"),
+            },
         }
     }
 else:
@@ -159,8 +168,19 @@ if not DEBUG:
     if env_bool("TRUST_X_FORWARDED_PROTO", default=False):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# --- Static files and production serving ----------------------------------------------------------
+# `collectstatic` writes hashed, compressed (gzip, brotli) copies to STATIC_ROOT and ServeStatic
+# serves them from the ASGI app itself, hashed names cached for a year (see README, "Deployment").
+# With DEBUG on, pages use the plain names and files come straight from the apps.
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env_str("STATIC_ROOT") or BASE_DIR / "staticfiles")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "servestatic.storage.CompressedManifestStaticFilesStorage"},
+}
+# How many daphne processes serve this site, all machines together. More than one needs the
+# Redis channel layer and PostgreSQL, which `manage.py check` enforces (chat/checks_deploy.py).
+SERVER_PROCESSES = env_int("SERVER_PROCESSES", 1)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -20,3 +20,11 @@ if os.environ.get("TEST_DATABASE_URL"):
 SECURE_SSL_REDIRECT = False
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
+
+# Pages render without `collectstatic` in tests: plain static names (production hashes them), and
+# ServeStatic does not scan a STATIC_ROOT that is not there. tests/test_deploy_static.py collects.
+STORAGES = {
+    **STORAGES,  # noqa: F405
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+SERVESTATIC_USE_STATIC_ROOT = False
