@@ -4,8 +4,8 @@ on PostgreSQL and Redis with the production settings, driven over HTTPS by Chrom
 What is real: the shipped deploy/nginx/taxsite.conf and its snippets (only ports, certificate
 paths and the lines marked "test only" are changed), the daphne command line of
 deploy/systemd/taxsite@.service, the variables of deploy/taxsite.env.example, a certificate the
-test makes, a database and a Redis key prefix of its own, `collectstatic`, `migrate` and
-`check --deploy` as a release runs them.
+test makes, a database and a Redis key prefix of its own, `collectstatic` and `migrate` as a
+release runs them.
 
 How a tab is pinned to one process: the test's upstream block gets `hash $cookie_taxsite_pin;`,
 so a `taxsite_pin` cookie chooses the daphne process, and the HTTPS server adds an
@@ -15,7 +15,10 @@ value lands on which process, then gives each browser context its own pin.
 
 import contextlib
 import datetime
+import gzip
+import http.client
 import ipaddress
+import json
 import os
 import re
 import secrets
@@ -31,7 +34,6 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.client import HTTPSConnection
 from pathlib import Path
 from typing import Any
 
@@ -222,9 +224,12 @@ def start(command: list[str], log: Path, env: dict[str, str] | None = None) -> s
         return subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
+def stop(*processes: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to all at once (as systemd stops units), then wait for each."""
+    running = [process for process in processes if process.poll() is None]
+    for process in running:
         process.send_signal(signal.SIGTERM)
+    for process in running:
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -278,28 +283,20 @@ def stack(tmp_path_factory: pytest.TempPathFactory, collected_static: Path) -> I
             ALLOWED_HOSTS="127.0.0.1",
             CSRF_TRUSTED_ORIGINS=origins,
             ASSISTANT_ENGINE="offline",
-            OFFLINE_TOKEN_DELAY="0.06",
+            OFFLINE_TOKEN_DELAY="0.04",
         )
         del env["OPENAI_API_KEY"]
 
-        # A release: check --deploy while migrating, then the processes.
-        check = subprocess.Popen(
-            [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )
+        # A release (collectstatic is the session fixture; check --deploy: test_checks.py).
         migrated = manage(env, "migrate", "--noinput")
         assert migrated.returncode == 0, migrated.stdout + migrated.stderr
-        checked, _ = check.communicate(timeout=60)
-        assert check.returncode == 0, checked
-        assert "System check identified no issues" in checked
 
         logs = {"nginx": prefix / "error.log", "access": prefix / "access.log"}
         processes = []
         for name, port in zip(("daphne-a", "daphne-b"), daphne, strict=True):
             logs[name] = prefix / f"{name}.log"
-            process = start(daphne_command(port), logs[name], env)
-            cleanup.callback(stop, process)
-            processes.append((port, process, logs[name]))
+            processes.append((port, start(daphne_command(port), logs[name], env), logs[name]))
+        cleanup.callback(stop, *(process for _, process, _ in processes))
 
         conf = write_nginx_conf(
             prefix, ports=ports, daphne=daphne, cert=cert, key=key,
@@ -492,3 +489,101 @@ def test_two_tabs_on_two_processes_share_the_stream_and_stop_over_https(
     for name in ("daphne-a", "daphne-b"):
         assert "synchronous iterators" not in stack.process_log(name)
         assert "Traceback" not in stack.process_log(name), stack.process_log(name)
+
+
+# --- What the proxy passes on, and the other ways in ------------------------------------------
+
+
+def https(stack: Stack, base: str | None = None, source: str = "127.0.0.1") -> http.client.HTTPSConnection:
+    port = int(urllib.parse.urlsplit(base or stack.base).port or 443)
+    return http.client.HTTPSConnection("127.0.0.1", port, context=stack.tls(), source_address=(source, 0), timeout=15)
+
+
+def test_throttling_sees_the_real_client_address_not_a_forged_header(stack: Stack) -> None:
+    """nginx overwrites X-Forwarded-For with the address it saw and daphne (--proxy-headers)
+    takes it: a client at 127.0.0.2 is recorded as 127.0.0.2 whatever it claims, and its
+    failed logins count together across both processes (the lock is in PostgreSQL)."""
+    username = f"victim{secrets.token_hex(3)}"
+    statuses = []
+    for attempt in range(5):
+        pin = stack.pins[stack.daphne_ports[attempt % 2]]
+        connection = https(stack, source="127.0.0.2")
+        connection.request("GET", "/accounts/login/", headers={"Cookie": f"taxsite_pin={pin}"})
+        page = connection.getresponse()
+        html = page.read().decode()
+        csrf_cookie = re.search(r"csrftoken=([^;]+)", page.headers["Set-Cookie"] or "")
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
+        assert csrf_cookie and token, html[:500]
+        body = urllib.parse.urlencode(
+            {"username": username, "password": "wrong", "csrfmiddlewaretoken": token[1]}
+        )
+        connection.request(
+            "POST",
+            "/accounts/login/",
+            body=body,
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Cookie": f"csrftoken={csrf_cookie[1]}; taxsite_pin={pin}",
+                "Origin": stack.base,
+                "Referer": f"{stack.base}/accounts/login/",
+                "X-Forwarded-For": f"203.0.113.{attempt}",  # forged: must be ignored
+                "X-Real-IP": "203.0.113.99",
+            },
+        )
+        response = connection.getresponse()
+        response.read()
+        statuses.append((response.status, response.headers["X-Taxsite-Upstream"]))
+        connection.close()
+    assert [status for status, _ in statuses] == [200, 200, 200, 200, 429], statuses
+    assert {upstream for _, upstream in statuses} == {
+        f"127.0.0.1:{port}" for port in stack.daphne_ports
+    }
+    recorded = sql(
+        stack.database_url,
+        "SELECT host(ip_address), failures_since_start FROM axes_accessattempt WHERE username = %s",
+        username,
+    )
+    assert recorded == [("127.0.0.2", 5)]
+
+
+def test_plain_http_is_redirected_to_https(stack: Stack) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", stack.http_port, timeout=10)
+    connection.request("GET", "/accounts/login/?next=/c/1/")
+    response = connection.getresponse()
+    assert response.status == 301
+    assert response.headers["Location"] == "https://127.0.0.1/accounts/login/?next=/c/1/"
+
+
+def test_static_files_from_disk_are_gzip_and_cached_like_the_apps(stack: Stack) -> None:
+    """The commented alternative of taxsite.conf: nginx reads STATIC_ROOT itself."""
+    manifest = json.loads((stack.static_root / "staticfiles.json").read_text())["paths"]
+    hashed = manifest["chat/app.css"]
+    connection = https(stack, stack.disk_base)
+    connection.request("GET", f"/static/{hashed}", headers={"Accept-Encoding": "gzip"})
+    response = connection.getresponse()
+    body = response.read()
+    assert response.status == 200
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert response.headers["Content-Type"].startswith("text/css")
+    assert response.headers["Cache-Control"] == f"max-age={TEN_YEARS}, public, immutable"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "X-Taxsite-Upstream" not in response.headers  # not proxied: read from disk
+    assert gzip.decompress(body) == (stack.static_root / hashed).read_bytes()
+
+    connection.request("GET", "/static/chat/app.css")
+    unhashed = connection.getresponse()
+    unhashed.read()
+    assert unhashed.status == 200
+    assert unhashed.headers["Cache-Control"] == "max-age=60, public"
+
+    connection.request("GET", "/static/no-such-file.css")
+    missing = connection.getresponse()
+    missing.read()
+    assert missing.status == 404
+
+    # Everything else still goes to the app.
+    connection.request("GET", "/accounts/login/")
+    page = connection.getresponse()
+    assert page.status == 200
+    assert f"/static/{hashed}" in page.read().decode()
+    connection.close()
