@@ -50,7 +50,7 @@ def static_collected_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage
     if settings.DEBUG or not isinstance(staticfiles_storage, ManifestStaticFilesStorage):
         return []
     storage = staticfiles_storage
-    if not storage.manifest_storage.exists(storage.manifest_name):
+    if not (storage.manifest_storage or storage).exists(storage.manifest_name):
         return [
             Error(
                 f"Static files are not collected: no {storage.manifest_name} in "
@@ -93,4 +93,3 @@ def wildcard_hosts_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
             id="deploy.E005",
         )
     ]
-

@@ -6,7 +6,6 @@ import shutil
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -75,10 +74,10 @@ def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="session")
-def collected_static(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def collected_static(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`manage.py collectstatic` with the production settings, once per run, into
     <tmp>/static (the layout deploy/nginx/snippets/taxsite-static-disk.conf expects)."""
     static_root = tmp_path_factory.mktemp("release") / "static"
     result = manage(production_env(STATIC_ROOT=str(static_root)), "collectstatic", "--noinput")
     assert result.returncode == 0, result.stdout + result.stderr
-    yield static_root
+    return static_root

@@ -86,7 +86,9 @@ def test_production_settings_that_cannot_work_fail_the_check(
     for name, value in overrides.items():
         setattr(production_mode, name, value)
     # The check reads the engine only; the suite's own connection stays as it is.
-    monkeypatch.setitem(production_mode.DATABASES["default"], "ENGINE", "django.db.backends.sqlite3")
+    monkeypatch.setitem(
+        production_mode.DATABASES["default"], "ENGINE", "django.db.backends.sqlite3"
+    )
     with pytest.raises(SystemCheckError, match=error):
         call_command("check", tags=["deploy"])
 

@@ -29,9 +29,7 @@ import ssl
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,18 +136,28 @@ def substitute(text: str, replacements: list[tuple[str, str]]) -> str:
 
 
 def write_nginx_conf(
-    prefix: Path, *, ports: dict[str, int], daphne: tuple[int, int], cert: Path, key: Path,
+    prefix: Path,
+    *,
+    ports: dict[str, int],
+    daphne: tuple[int, int],
+    cert: Path,
+    key: Path,
     static_parent: Path,
 ) -> Path:
     """The shipped site file and snippets, with this run's ports, certificate and paths."""
     conf = prefix / "conf"
     shutil.copytree(DEPLOY / "nginx" / "snippets", conf / "snippets")
     disk = conf / "snippets" / "taxsite-static-disk.conf"
-    disk.write_text(substitute(disk.read_text(), [("root /srv/taxsite;", f"root {static_parent};")]))
+    disk.write_text(
+        substitute(disk.read_text(), [("root /srv/taxsite;", f"root {static_parent};")])
+    )
     site = substitute(
         (DEPLOY / "nginx" / "taxsite.conf").read_text(),
         [
-            ("upstream taxsite {", "upstream taxsite {\n    hash $cookie_taxsite_pin;  # test only"),
+            (
+                "upstream taxsite {",
+                "upstream taxsite {\n    hash $cookie_taxsite_pin;  # test only",
+            ),
             ("server 127.0.0.1:8001", f"server 127.0.0.1:{daphne[0]}"),
             ("server 127.0.0.1:8002", f"server 127.0.0.1:{daphne[1]}"),
             ("listen 80;", f"listen 127.0.0.1:{ports['http']};"),
@@ -187,7 +195,8 @@ server {{
             "types { text/html html; text/css css; application/javascript js; }\n"
         )
     temp = "\n".join(
-        f"    {kind}_temp_path {prefix / kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        f"    {kind}_temp_path {prefix / kind};"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
     )
     (conf / "nginx.conf").write_text(
         f"""{"user root;" if os.geteuid() == 0 else ""}
@@ -208,18 +217,24 @@ http {{
     return conf / "nginx.conf"
 
 
-def wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path, timeout: float = 30) -> None:
+def wait_for_port(
+    port: int, process: subprocess.Popen[bytes], log: Path, timeout: float = 30
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"{process.args} exited: {log.read_text(errors='replace')[-2000:]}")
+            raise AssertionError(
+                f"{process.args} exited: {log.read_text(errors='replace')[-2000:]}"
+            )
         if reachable(port):
             return
         time.sleep(0.1)
     raise AssertionError(f"nothing listens on {port} after {timeout}s: {log.read_text()[-2000:]}")
 
 
-def start(command: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+def start(
+    command: list[str], log: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
         return subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
 
@@ -246,9 +261,14 @@ def sql(database_url: str, query: str, *params: Any) -> list[tuple[Any, ...]]:
 
 
 def answered_by(base: str, context: ssl.SSLContext, pin: str) -> str:
-    request = urllib.request.Request(f"{base}/accounts/login/", headers={"Cookie": f"taxsite_pin={pin}"})
-    with urllib.request.urlopen(request, context=context, timeout=10) as response:  # noqa: S310
-        return str(response.headers["X-Taxsite-Upstream"])
+    """The daphne process (host:port) nginx sends a client with this pin to."""
+    port = urllib.parse.urlsplit(base).port
+    connection = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=10)
+    connection.request("GET", "/accounts/login/", headers={"Cookie": f"taxsite_pin={pin}"})
+    response = connection.getresponse()
+    response.read()
+    connection.close()
+    return str(response.headers["X-Taxsite-Upstream"])
 
 
 @pytest.fixture(scope="module")
@@ -299,7 +319,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory, collected_static: Path) -> I
         cleanup.callback(stop, *(process for _, process, _ in processes))
 
         conf = write_nginx_conf(
-            prefix, ports=ports, daphne=daphne, cert=cert, key=key,
+            prefix,
+            ports=ports,
+            daphne=daphne,
+            cert=cert,
+            key=key,
             static_parent=collected_static.parent,
         )
         nginx_args = [nginx, "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "error.log")]
@@ -422,16 +446,19 @@ def test_two_tabs_on_two_processes_share_the_stream_and_stop_over_https(
 
     # Secure cookies, a wss:// socket through nginx.
     cookies = {c["name"]: c for c in tab_a.context.cookies()}
-    assert cookies["sessionid"]["secure"] and cookies["sessionid"]["httpOnly"]
+    assert cookies["sessionid"]["secure"]
+    assert cookies["sessionid"]["httpOnly"]
     assert cookies["csrftoken"]["secure"]
-    assert sockets and all(url.startswith(f"wss://127.0.0.1:") for url in sockets), sockets
+    assert sockets
+    assert all(url.startswith("wss://127.0.0.1:") for url in sockets), sockets
     assert sockets[-1].startswith(stack.base.replace("https://", "wss://") + "/ws/conversations/")
 
     # Tab B: the same person (session cookie), pinned to the other process.
     session = [dict(cookies["sessionid"])]
     tab_b = pinned_context(chromium, stack, process_b, session).new_page()
     second = tab_b.goto(conversation_url)
-    assert second is not None and second.all_headers()["x-taxsite-upstream"] == f"127.0.0.1:{process_b}"
+    assert second is not None
+    assert second.all_headers()["x-taxsite-upstream"] == f"127.0.0.1:{process_b}"
     expect(tab_b.locator("#connection")).to_have_text("Live", timeout=WAIT)
 
     # Asked in tab A (process A): both tabs see it stream, with the receipt card.
@@ -440,7 +467,9 @@ def test_two_tabs_on_two_processes_share_the_stream_and_stop_over_https(
     box.press("Enter")
     for tab in (tab_a, tab_b):
         answer = tab.locator(".bubble--assistant").last
-        expect(answer.locator(".streaming-text")).to_contain_text("On a yearly revenue", timeout=WAIT)
+        expect(answer.locator(".streaming-text")).to_contain_text(
+            "On a yearly revenue", timeout=WAIT
+        )
     for tab in (tab_a, tab_b):
         answer = tab.locator(".bubble--assistant").last
         expect(answer).to_have_attribute("data-status", "complete", timeout=WAIT)
@@ -459,6 +488,8 @@ def test_two_tabs_on_two_processes_share_the_stream_and_stop_over_https(
         answer = tab.locator(".bubble--assistant").last
         expect(answer).to_have_attribute("data-status", "interrupted", timeout=WAIT)
         expect(answer).to_contain_text("Stopped before the answer was finished", timeout=WAIT)
+    (ROOT / "test-artifacts").mkdir(exist_ok=True)
+    tab_b.screenshot(path=str(ROOT / "test-artifacts" / "deploy-stopped-from-other-process.png"))
     stored = sql(
         stack.database_url,
         "SELECT m.status, m.text, (SELECT count(*) FROM chat_toolcall t WHERE t.message_id = m.id)"
@@ -494,9 +525,13 @@ def test_two_tabs_on_two_processes_share_the_stream_and_stop_over_https(
 # --- What the proxy passes on, and the other ways in ------------------------------------------
 
 
-def https(stack: Stack, base: str | None = None, source: str = "127.0.0.1") -> http.client.HTTPSConnection:
+def https(
+    stack: Stack, base: str | None = None, source: str = "127.0.0.1"
+) -> http.client.HTTPSConnection:
     port = int(urllib.parse.urlsplit(base or stack.base).port or 443)
-    return http.client.HTTPSConnection("127.0.0.1", port, context=stack.tls(), source_address=(source, 0), timeout=15)
+    return http.client.HTTPSConnection(
+        "127.0.0.1", port, context=stack.tls(), source_address=(source, 0), timeout=15
+    )
 
 
 def test_throttling_sees_the_real_client_address_not_a_forged_header(stack: Stack) -> None:
@@ -513,7 +548,8 @@ def test_throttling_sees_the_real_client_address_not_a_forged_header(stack: Stac
         html = page.read().decode()
         csrf_cookie = re.search(r"csrftoken=([^;]+)", page.headers["Set-Cookie"] or "")
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
-        assert csrf_cookie and token, html[:500]
+        assert csrf_cookie, page.headers
+        assert token, html[:500]
         body = urllib.parse.urlencode(
             {"username": username, "password": "wrong", "csrfmiddlewaretoken": token[1]}
         )
