@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput
-	DEBUG=$${DEBUG:-1} $(PY) manage.py recover_turns
+	DEBUG=$${DEBUG:-1} $(PY) manage.py turn_sweep
 	@DEBUG=$${DEBUG:-1} $(PY) manage.py demo_user
 	@echo "Open http://$(HOST):$(PORT)/ and log in as demo / taxsite-demo, or sign up for your own account."
 	DEBUG=$${DEBUG:-1} $(PY) manage.py runserver $(HOST):$(PORT)

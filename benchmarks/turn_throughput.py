@@ -28,7 +28,7 @@ from django.contrib.auth.models import User  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db.backends.signals import connection_created  # noqa: E402
 
-from chat import fragments, services  # noqa: E402
+from chat import fragments, services, turns  # noqa: E402
 from chat.engines.base import EngineEvent, TextDelta, TurnDone, TurnRequest  # noqa: E402
 
 
@@ -55,7 +55,7 @@ class RenderingListener:
         self.pushes = 0
         self.bytes = 0
 
-    async def turn_changed(self, update: services.TurnUpdate) -> None:
+    async def turn_changed(self, update: turns.TurnUpdate) -> None:
         self.pushes += 1
         self.bytes += len(fragments.message_bubble(update.message, update.tool_calls))
 
@@ -66,7 +66,7 @@ def main() -> None:
     user = User.objects.create_user("bench")
     conversation = services.conversation_get_or_create_empty(owner=user)
     engine = FastEngine(deltas)
-    started = services.turn_start(conversation=conversation, text="bench", engine=engine)
+    started = turns.turn_start(conversation=conversation, text="bench", engine=engine)
     writes: list[str] = []
 
     def count_writes(sql: str) -> None:
@@ -82,7 +82,7 @@ def main() -> None:
     # Channels opens and closes a connection around each ORM call: trace every one.
     connection_created.connect(trace)
     asyncio.run(
-        services.turn_run(message_id=started.assistant_message.pk, listener=listener, engine=engine)
+        turns.turn_run(message_id=started.assistant_message.pk, listener=listener, engine=engine)
     )
     elapsed = time.perf_counter() - began
     print(f"deltas:                {deltas}")

@@ -9,7 +9,6 @@ from django.template.loader import render_to_string
 from django.utils.safestring import SafeString, mark_safe
 
 from chat import selectors
-from chat.engines import ENGINE_LABELS
 from chat.models import Conversation, Message, ToolCall
 
 
@@ -89,10 +88,7 @@ class ConversationAdmin(ReadOnlyAdmin):
         # Rendered with autoescaping on: model and person text is shown as text, never as HTML.
         html = render_to_string(
             "admin/chat/transcript.html",
-            {
-                "transcript": selectors.message_list(conversation=obj),
-                "engine_labels": ENGINE_LABELS,
-            },
+            {"transcript": selectors.message_list(conversation=obj)},
         )
         return mark_safe(html)  # noqa: S308 - an autoescaped template
 

@@ -5,18 +5,18 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, register
 
-from chat.engines import ENGINE_LABELS
+from chat.engines import engine_names
 from chat.engines.responses import STATE_MODES
 
 
 @register()
 def assistant_settings_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
     errors: list[CheckMessage] = []
-    if settings.ASSISTANT_ENGINE and settings.ASSISTANT_ENGINE not in ENGINE_LABELS:
+    if settings.ASSISTANT_ENGINE and settings.ASSISTANT_ENGINE not in engine_names():
         errors.append(
             Error(
                 f"ASSISTANT_ENGINE={settings.ASSISTANT_ENGINE!r} is not an engine.",
-                hint=f"Use one of: {', '.join(ENGINE_LABELS)}.",
+                hint=f"Use one of: {', '.join(engine_names())}.",
                 id="chat.E001",
             )
         )

@@ -11,12 +11,12 @@ from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.auth.models import User
 from django.utils.crypto import constant_time_compare
 
-from chat import fragments, runner, selectors, services
-from chat.broadcast import ConversationBroadcaster
+from chat import fragments, selectors, turns
 from chat.db import db_async
 from chat.engines import get_engine
 from chat.groups import conversation_group, user_group
 from chat.models import Conversation
+from chat.runner import turn_launch, turn_owner, turn_stop
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +61,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             await self.send(text_data=fragments.alert(LAYER_DOWN))
             await self.close(code=CLOSE_TRY_AGAIN)
             return
+        await turn_owner()  # this process's turn runner: stops routed here, dead turns swept
         await self.accept()
         # Catch up: whatever happened while this socket was away, from the database.
         await self.send(text_data=await _transcript_html(conversation))
@@ -80,9 +81,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             return
         action = payload.get("action", "send")
         if action == "stop":
-            await self.channel_layer.group_send(
-                conversation_group(self.conversation_id), {"type": "turn.stop"}
-            )
+            await turn_stop(conversation_id=self.conversation_id)
         elif action == "send":
             await self.start_turn(payload.get("message"))
         else:
@@ -100,9 +99,9 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         engine = get_engine()
         try:
             started, sidebar = await _start_turn(
-                self.scope["user"], self.conversation_id, text, engine
+                self.scope["user"], self.conversation_id, text, engine, await turn_owner()
             )
-        except services.TurnRejected as rejected:
+        except turns.TurnRejected as rejected:
             # Give the text back so that nothing the person typed is lost.
             await self.send(text_data=fragments.alert(str(rejected)) + fragments.composer(text))
             return
@@ -121,10 +120,9 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             await self.send(text_data=appended)
             notice = LAYER_DOWN
         await self.send(text_data=fragments.alert(notice) + (sidebar or ""))
-        runner.turn_launch(
+        await turn_launch(
             conversation_id=self.conversation_id,
             message_id=started.assistant_message.pk,
-            listener=ConversationBroadcaster(self.conversation_id),
             engine=engine,
         )
 
@@ -132,9 +130,6 @@ class ConversationConsumer(AsyncWebsocketConsumer):
 
     async def chat_fragment(self, event: dict[str, Any]) -> None:
         await self.send(text_data=event["html"])
-
-    async def turn_stop(self, event: dict[str, Any]) -> None:
-        runner.turn_stop(self.conversation_id)
 
     async def session_ended(self, event: dict[str, Any]) -> None:
         await self.close(code=CLOSE_SESSION_ENDED)
@@ -178,12 +173,12 @@ def _transcript_html(conversation: Conversation) -> str:
 
 @db_async
 def _start_turn(
-    user: Any, conversation_id: int, text: str, engine: Any
-) -> tuple[services.StartedTurn, str | None]:
+    user: Any, conversation_id: int, text: str, engine: Any, owner: str
+) -> tuple[turns.StartedTurn, str | None]:
     conversation = selectors.conversation_get(user=user, conversation_id=conversation_id)
     if conversation is None:
-        raise services.TurnRejected("This conversation no longer exists.")
-    started = services.turn_start(conversation=conversation, text=text, engine=engine)
+        raise turns.TurnRejected("This conversation no longer exists.")
+    started = turns.turn_start(conversation=conversation, text=text, engine=engine, owner=owner)
     sidebar = None
     if started.title_changed:
         sidebar = fragments.sidebar(selectors.conversation_list(user=user), conversation)

@@ -4,14 +4,13 @@ from collections.abc import Iterable, Sequence
 
 from django.template.loader import render_to_string
 
-from chat.engines import ENGINE_LABELS
 from chat.models import Conversation, Message, ToolCall
 
 
 def message_bubble(message: Message, tool_calls: Sequence[ToolCall]) -> str:
     return render_to_string(
         "chat/_message.html",
-        {"message": message, "tool_calls": tool_calls, "engine_labels": ENGINE_LABELS},
+        {"message": message, "tool_calls": tool_calls},
     )
 
 
@@ -24,7 +23,7 @@ def messages_replaced(messages: Iterable[Message]) -> str:
     """The whole transcript; `messages` must have their tool calls prefetched."""
     return render_to_string(
         "chat/_messages.html",
-        {"transcript": messages, "engine_labels": ENGINE_LABELS, "oob": True},
+        {"transcript": messages, "oob": True},
     )
 
 

@@ -1,41 +1,154 @@
-"""Turns run as tasks of this process, apart from any socket, so they outlive a closed tab."""
+"""This process's turns: run as tasks apart from any socket, stopped by message, swept when dead.
+
+Each serving process has one runner per event loop. It owns a channel on the channel layer (its
+name is stored as the `turn_owner` of every answer it runs), so a Stop pressed on a socket served
+by any process reaches the process that runs the turn. It also sweeps, periodically, answers
+whose owner stopped renewing their lease (a process killed mid-answer).
+"""
 
 import asyncio
 import logging
+from typing import Any
 
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from chat.broadcast import ConversationBroadcaster, broadcast_message
+from chat.db import db_async
 from chat.engines.base import Engine
-from chat.models import Message
-from chat.services import TurnListener, turn_run
+from chat.turns import (
+    STOPPED_MESSAGE,
+    TurnRun,
+    turn_end_orphaned,
+    turn_streaming_target,
+    turn_sweep,
+)
 
 logger = logging.getLogger(__name__)
 
-# Strong references: the event loop keeps only weak ones, and a collected task stops mid-turn.
-_running: dict[int, asyncio.Task[Message]] = {}
+STOP = "turn.stop"
 
 
-def turn_launch(
-    *, conversation_id: int, message_id: int, listener: TurnListener, engine: Engine
-) -> asyncio.Task[Message]:
-    task = asyncio.create_task(
-        turn_run(message_id=message_id, listener=listener, engine=engine),
-        name=f"turn-{message_id}",
-    )
-    _running[conversation_id] = task
+class TurnRunner:
+    def __init__(self, layer: Any) -> None:
+        self.layer = layer
+        self.channel = ""
+        # Strong references: the event loop keeps only weak ones, and a collected task stops.
+        self.turns: dict[int, tuple[TurnRun, asyncio.Task[Any]]] = {}
+        self._background: list[asyncio.Task[None]] = []
+        self._ready = asyncio.Lock()
 
-    def forget(done: asyncio.Task[Message]) -> None:
-        if _running.get(conversation_id) is done:
-            del _running[conversation_id]
-        if not done.cancelled() and done.exception() is not None:
-            logger.error("Turn task %s ended with an error", message_id, exc_info=done.exception())
+    async def start(self) -> str:
+        """Open this process's turn channel and start its loops (once); returns the channel."""
+        async with self._ready:
+            if not self.channel:
+                # The default prefix: channels-redis multiplexes a process's channels by prefix,
+                # and one with its own prefix would starve the sockets' receive loop.
+                self.channel = await self.layer.new_channel()
+                self._background = [
+                    asyncio.create_task(self._receive_stops(), name="turn-stops"),
+                    asyncio.create_task(self._sweep_periodically(), name="turn-sweep"),
+                ]
+        return self.channel
 
-    task.add_done_callback(forget)
-    return task
+    def launch(self, *, conversation_id: int, message_id: int, engine: Engine) -> TurnRun:
+        turn = TurnRun(
+            message_id=message_id,
+            engine=engine,
+            listener=ConversationBroadcaster(conversation_id),
+            owner=self.channel,
+        )
+        task = asyncio.create_task(turn.run(), name=f"turn-{message_id}")
+        self.turns[message_id] = (turn, task)
+
+        def forget(done: asyncio.Task[Any]) -> None:
+            self.turns.pop(message_id, None)
+            if not turn.finished:
+                # Cancelled before it could run, or the finish itself failed: the lease lapses
+                # and the sweep ends the answer.
+                logger.error("Turn %s ended without finishing; the sweep will end it", message_id)
+
+        task.add_done_callback(forget)
+        return turn
+
+    def stop_here(self, message_id: int) -> bool:
+        running = self.turns.get(message_id)
+        if running is None:
+            return False
+        running[0].stop()
+        return True
+
+    async def _receive_stops(self) -> None:
+        while True:
+            try:
+                message = await self.layer.receive(self.channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("Turn channel %s unavailable; retrying", self.channel)
+                await asyncio.sleep(1)
+                continue
+            if message.get("type") == STOP:
+                await self.stop_owned(int(message["message_id"]))
+
+    async def stop_owned(self, message_id: int) -> None:
+        if self.stop_here(message_id):
+            return
+        # Ours, but not running here (it finished, or its task is gone): end it now.
+        if await db_async(turn_end_orphaned)(message_id=message_id, error=STOPPED_MESSAGE):
+            await broadcast_message(message_id)
+
+    async def _sweep_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(settings.CHAT_TURN_SWEEP_SECONDS)
+            try:
+                for message in await db_async(turn_sweep)():
+                    await broadcast_message(message.pk)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("Turn sweep failed; it runs again shortly")
 
 
-def turn_stop(conversation_id: int) -> bool:
-    """Cancel this process's task for the conversation, if it has one."""
-    task = _running.get(conversation_id)
-    if task is None or task.done():
-        return False
-    task.cancel()
-    return True
+_runners: dict[tuple[int, int], TurnRunner] = {}
+
+
+def get_runner() -> TurnRunner:
+    """The runner of this event loop and channel layer (one of each under daphne)."""
+    layer = get_channel_layer()
+    key = (id(asyncio.get_running_loop()), id(layer))
+    runner = _runners.get(key)
+    if runner is None:
+        runner = _runners[key] = TurnRunner(layer)
+    return runner
+
+
+async def turn_launch(*, conversation_id: int, message_id: int, engine: Engine) -> TurnRun:
+    runner = get_runner()
+    await runner.start()
+    return runner.launch(conversation_id=conversation_id, message_id=message_id, engine=engine)
+
+
+async def turn_owner() -> str:
+    """The owner name to store on an answer this process is about to run."""
+    return await get_runner().start()
+
+
+async def turn_stop(*, conversation_id: int) -> None:
+    """Stop the conversation's streaming answer, whichever process runs it.
+
+    Routed to the owner through the channel layer; an answer with no live owner (its process is
+    gone) is ended here at once, so Stop always frees the conversation.
+    """
+    runner = get_runner()
+    await runner.start()
+    target = await db_async(turn_streaming_target)(conversation_id=conversation_id)
+    if target is None:
+        return
+    message_id, owner, lease_live = target
+    if owner == runner.channel:
+        await runner.stop_owned(message_id)
+    elif owner and lease_live:
+        await runner.layer.send(owner, {"type": STOP, "message_id": message_id})
+    elif await db_async(turn_end_orphaned)(message_id=message_id, error=STOPPED_MESSAGE):
+        await broadcast_message(message_id)

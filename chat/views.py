@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from chat import selectors, services
-from chat.engines import ENGINE_LABELS, get_engine
+from chat.engines import get_engine
 from chat.forms import SignupForm
 
 
@@ -45,10 +45,9 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "conversations": selectors.conversation_list(user=request.user),
             "transcript": selectors.message_list(conversation=conversation),
             "current": conversation,
-            "engine_labels": ENGINE_LABELS,
             "engine_label": engine.label
             if engine.name == "offline"
-            else f"{ENGINE_LABELS[engine.name]} · {engine.model_name}",
+            else f"{engine.label} · {engine.model_name}",
             "max_message_chars": settings.CHAT_MAX_MESSAGE_CHARS,
         },
     )

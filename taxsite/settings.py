@@ -98,11 +98,14 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # Explicit timeouts: the socket timeout must outlast channels-redis's 5 s
+                # blocking read, or idle sockets are closed with 1011 every few seconds.
+                "hosts": [
+                    {"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": 5}
+                ],
+                "prefix": env_str("CHANNEL_LAYER_PREFIX", "taxsite"),
                 "capacity": 500,
                 "expiry": 30,
-                # Several sites (or test runs) can share one Redis under different prefixes.
-                "prefix": env_str("REDIS_PREFIX", "asgi"),
             },
         }
     }
@@ -201,6 +204,13 @@ OPENAI_MAX_RETRIES = env_int("OPENAI_MAX_RETRIES", 2)
 OPENAI_STATE_MODE = env_str("OPENAI_STATE_MODE", "conversation")
 # Empty means: "responses" when OPENAI_API_KEY is set, else "offline".
 ASSISTANT_ENGINE = env_str("ASSISTANT_ENGINE")
+# The engines by name; each class owns its label (chat.engines.engine_label).
+ASSISTANT_ENGINES = {
+    "offline": "chat.engines.offline.OfflineEngine",
+    "responses": "chat.engines.responses.ResponsesEngine",
+    "chat": "chat.engines.chat_completions.ChatCompletionsEngine",
+    "assistants": "chat.engines.assistants.AssistantsEngine",
+}
 ASSISTANT_MAX_TOOL_ROUNDS = env_int("ASSISTANT_MAX_TOOL_ROUNDS", 4)
 ASSISTANT_MAX_TOOL_CALLS_PER_TURN = env_int("ASSISTANT_MAX_TOOL_CALLS_PER_TURN", 8)
 ASSISTANT_INSTRUCTIONS = env_str(
@@ -219,5 +229,9 @@ CHAT_RATE_LIMIT_TURNS = env_int("CHAT_RATE_LIMIT_TURNS", 10)
 CHAT_RATE_LIMIT_WINDOW_SECONDS = env_int("CHAT_RATE_LIMIT_WINDOW_SECONDS", 60)
 # How often streaming text is written to the database, in seconds.
 CHAT_CHECKPOINT_SECONDS = env_float("CHAT_CHECKPOINT_SECONDS", 1.0)
+# A streaming answer is leased to the process writing it; the lease is renewed while it runs.
+# An answer whose lease lapsed (its process died) is ended by the sweep that every process runs.
+CHAT_TURN_LEASE_SECONDS = env_float("CHAT_TURN_LEASE_SECONDS", 10.0)
+CHAT_TURN_SWEEP_SECONDS = env_float("CHAT_TURN_SWEEP_SECONDS", CHAT_TURN_LEASE_SECONDS / 4)
 # How often coalesced deltas are pushed to the page, in seconds.
 CHAT_PUSH_SECONDS = env_float("CHAT_PUSH_SECONDS", 0.05)

@@ -2,7 +2,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from chat import services
+from chat import services, turns
 from chat.engines.offline import OfflineEngine
 from chat.models import Message
 from tests.htmlcheck import active_parts
@@ -21,7 +21,7 @@ def staff(django_user_model: type[User]) -> Client:
 @pytest.fixture
 def conversation_id(alice: User) -> int:
     conversation = services.conversation_get_or_create_empty(owner=alice)
-    started = services.turn_start(
+    started = turns.turn_start(
         conversation=conversation, text="<script>alert(1)</script> 85000", engine=OfflineEngine()
     )
     started.assistant_message.text = "needle answer <img src=x onerror=alert(2)>"

@@ -4,7 +4,7 @@ import json
 import pytest
 from django.contrib.auth.models import User
 
-from chat import services
+from chat import services, turns
 from chat.engines.offline import OfflineEngine
 from chat.models import Conversation, Message, ToolCall
 from tests.conftest import (
@@ -124,7 +124,7 @@ async def test_turn_finishes_and_is_stored_after_the_socket_closes(
 async def test_reconnecting_socket_receives_the_stored_transcript(alice: User) -> None:
     conversation = await make_conversation(alice)
     await asyncio.to_thread(
-        services.turn_start,
+        turns.turn_start,
         conversation=conversation,
         text="tax on 85000 EUR",
         engine=OfflineEngine(),

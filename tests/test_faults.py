@@ -10,12 +10,13 @@ import pytest
 from django.contrib.auth.models import User
 from django.db import connection, transaction
 
-from chat import services
+from chat import services, turns
 from chat.broadcast import ConversationBroadcaster
-from chat.engines.base import EngineEvent, TextDelta, ToolCallRequested, TurnDone, TurnRequest
+from chat.engines.base import EngineEvent, TextDelta, TurnDone, TurnRequest
 from chat.engines.offline import OfflineEngine
 from chat.models import Message, ToolCall
 from tests.conftest import ORIGIN, session_cookie, socket_for
+from tests.helpers.engines import CallTool, ScriptedEngine
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,7 +29,7 @@ DEAD_REDIS = {
 
 
 class Quiet:
-    async def turn_changed(self, update: services.TurnUpdate) -> None:
+    async def turn_changed(self, update: turns.TurnUpdate) -> None:
         pass
 
 
@@ -46,9 +47,9 @@ class OneLineEngine:
             yield event
 
 
-def start(user: User, text: str = "question") -> services.StartedTurn:
+def start(user: User, text: str = "question") -> turns.StartedTurn:
     conversation = services.conversation_get_or_create_empty(owner=user)
-    return services.turn_start(conversation=conversation, text=text, engine=OfflineEngine())
+    return turns.turn_start(conversation=conversation, text=text, engine=OfflineEngine())
 
 
 async def test_database_locked_during_the_final_save_is_retried_and_nothing_lost(
@@ -75,7 +76,7 @@ async def test_database_locked_during_the_final_save_is_retried_and_nothing_lost
             yield TurnDone()
 
     began = time.monotonic()
-    message = await services.turn_run(
+    message = await turns.turn_run(
         message_id=started.assistant_message.pk, listener=Quiet(), engine=LockingEngine()
     )
     waited = time.monotonic() - began
@@ -94,10 +95,10 @@ async def test_a_tool_that_raises_is_answered_and_the_turn_completes(alice: User
     registry.register(Tool("broken_tool", "always fails", {"type": "object"}, broken))
     try:
         started = await asyncio.to_thread(start, alice)
-        engine = OneLineEngine(
-            ToolCallRequested("call_1", "broken_tool", "{}"), TextDelta("Sorry."), TurnDone()
+        engine = ScriptedEngine(
+            [CallTool("call_1", "broken_tool", "{}"), TextDelta("Sorry."), TurnDone()]
         )
-        message = await services.turn_run(
+        message = await turns.turn_run(
             message_id=started.assistant_message.pk, listener=Quiet(), engine=engine
         )
     finally:
@@ -112,7 +113,7 @@ async def test_a_tool_that_raises_is_answered_and_the_turn_completes(alice: User
 async def test_redis_down_answers_are_still_stored(alice: User, settings: Any) -> None:
     settings.CHANNEL_LAYERS = DEAD_REDIS
     started = await asyncio.to_thread(start, alice, "tax on 85000 EUR")
-    message = await services.turn_run(
+    message = await turns.turn_run(
         message_id=started.assistant_message.pk,
         listener=ConversationBroadcaster(started.user_message.conversation_id),
         engine=OfflineEngine(),

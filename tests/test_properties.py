@@ -10,7 +10,7 @@ from django.contrib.auth.models import User
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chat import services
+from chat import services, turns
 from chat.consumers import _parse_frame
 from chat.tools.registry import registry
 from chat.tools.tax import BRACKETS, RevenueError, calculate_tax, parse_revenue
@@ -113,19 +113,17 @@ def test_any_question_ends_in_a_finished_answer(alice: User, question: str) -> N
     from chat.engines.offline import OfflineEngine
 
     class Quiet:
-        async def turn_changed(self, update: services.TurnUpdate) -> None:
+        async def turn_changed(self, update: turns.TurnUpdate) -> None:
             pass
 
     conversation = services.conversation_get_or_create_empty(owner=alice)
     try:
-        started = services.turn_start(
-            conversation=conversation, text=question, engine=OfflineEngine()
-        )
-    except services.TurnRejected:
+        started = turns.turn_start(conversation=conversation, text=question, engine=OfflineEngine())
+    except turns.TurnRejected:
         assert not question.strip()  # the only refusal a 300-character question can get
         return
     message = asyncio.run(
-        services.turn_run(
+        turns.turn_run(
             message_id=started.assistant_message.pk, listener=Quiet(), engine=OfflineEngine()
         )
     )

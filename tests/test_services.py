@@ -4,48 +4,24 @@ from collections.abc import AsyncIterator
 import pytest
 from django.contrib.auth.models import User
 
-from chat import services
+from chat import services, turns
 from chat.engines.base import EngineEvent, TextDelta, TurnDone, TurnFailed, TurnRequest
 from chat.engines.offline import OfflineEngine
 from chat.models import Conversation, Message, ToolCall
+from tests.helpers.engines import CallTool, ScriptedEngine
 
 
 class RecordingListener:
     def __init__(self) -> None:
-        self.updates: list[services.TurnUpdate] = []
+        self.updates: list[turns.TurnUpdate] = []
 
-    async def turn_changed(self, update: services.TurnUpdate) -> None:
+    async def turn_changed(self, update: turns.TurnUpdate) -> None:
         self.updates.append(update)
 
 
-class ScriptedEngine:
-    """An engine that yields the given events, optionally pausing forever at the end."""
-
-    name = "scripted"
-    label = "Scripted"
-    model_name = "scripted-1"
-    thread_scope = "scripted"
-
-    def __init__(self, events: list[EngineEvent], hang: bool = False) -> None:
-        self.events = events
-        self.hang = hang
-        self.closed = False
-
-    async def stream(self, request: TurnRequest) -> AsyncIterator[EngineEvent]:
-        try:
-            for event in self.events:
-                yield event
-            if self.hang:
-                await asyncio.sleep(3600)
-        finally:
-            self.closed = True
-
-
-def start(user: User, text: str, engine: object = None) -> services.StartedTurn:
+def start(user: User, text: str, engine: object = None) -> turns.StartedTurn:
     conversation = services.conversation_get_or_create_empty(owner=user)
-    return services.turn_start(
-        conversation=conversation, text=text, engine=engine or OfflineEngine()
-    )
+    return turns.turn_start(conversation=conversation, text=text, engine=engine or OfflineEngine())
 
 
 @pytest.mark.django_db
@@ -62,15 +38,15 @@ def test_turn_start_stores_the_question_before_any_provider_call(alice: User) ->
 def test_second_turn_in_the_same_conversation_is_refused_while_one_streams(alice: User) -> None:
     first = start(alice, "first question")
     conversation = first.user_message.conversation
-    with pytest.raises(services.TurnRejected, match="still being written"):
-        services.turn_start(conversation=conversation, text="second", engine=OfflineEngine())
+    with pytest.raises(turns.TurnRejected, match="still being written"):
+        turns.turn_start(conversation=conversation, text="second", engine=OfflineEngine())
     assert conversation.messages.count() == 2  # nothing half-stored
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(("text", "reason"), [("   ", "Type a message"), ("x" * 4001, "limit")])
 def test_empty_or_oversized_message_is_refused(alice: User, text: str, reason: str) -> None:
-    with pytest.raises(services.TurnRejected, match=reason):
+    with pytest.raises(turns.TurnRejected, match=reason):
         start(alice, text)
     assert not Message.objects.exists()
 
@@ -87,7 +63,7 @@ def test_new_conversation_reuses_the_empty_one(alice: User) -> None:
 async def test_offline_turn_stores_receipt_and_answer(alice: User) -> None:
     started = await asyncio.to_thread(start, alice, "What is the tax on 85,000 euros of revenue?")
     listener = RecordingListener()
-    message = await services.turn_run(
+    message = await turns.turn_run(
         message_id=started.assistant_message.pk, listener=listener, engine=OfflineEngine()
     )
     assert message.status == Message.Status.COMPLETE
@@ -112,7 +88,7 @@ async def test_failure_keeps_partial_text(alice: User) -> None:
             TurnFailed("The connection dropped.", interrupted=True),
         ]
     )
-    message = await services.turn_run(
+    message = await turns.turn_run(
         message_id=started.assistant_message.pk, listener=RecordingListener(), engine=engine
     )
     stored = await Message.objects.aget(pk=message.pk)
@@ -125,21 +101,20 @@ async def test_stop_cancels_the_engine_and_keeps_partial_text(alice: User) -> No
     started = await asyncio.to_thread(start, alice, "question")
     engine = ScriptedEngine([TextDelta("So far")], hang=True)
     task = asyncio.create_task(
-        services.turn_run(
+        turns.turn_run(
             message_id=started.assistant_message.pk, listener=RecordingListener(), engine=engine
         )
     )
     await asyncio.sleep(0.2)
     task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
+    await task  # the turn handles its stop and finishes
     assert engine.closed  # the upstream stream was closed, not left running
     stored = await Message.objects.aget(pk=started.assistant_message.pk)
     assert (stored.status, stored.text) == (Message.Status.INTERRUPTED, "So far")
     # The conversation can take the next question.
     conversation = await Conversation.objects.aget(pk=stored.conversation_id)
     await asyncio.to_thread(
-        services.turn_start, conversation=conversation, text="next", engine=OfflineEngine()
+        turns.turn_start, conversation=conversation, text="next", engine=OfflineEngine()
     )
 
 
@@ -151,7 +126,7 @@ async def test_engine_crash_ends_as_error_with_a_clear_message(alice: User) -> N
             raise RuntimeError("provider SDK bug")
 
     started = await asyncio.to_thread(start, alice, "question")
-    message = await services.turn_run(
+    message = await turns.turn_run(
         message_id=started.assistant_message.pk,
         listener=RecordingListener(),
         engine=CrashingEngine([]),
@@ -159,7 +134,7 @@ async def test_engine_crash_ends_as_error_with_a_clear_message(alice: User) -> N
     stored = await Message.objects.aget(pk=message.pk)
     assert stored.status == Message.Status.ERROR
     assert stored.text == "Partial"
-    assert stored.error_detail == services.UNEXPECTED_MESSAGE
+    assert stored.error_detail == turns.UNEXPECTED_MESSAGE
     assert "SDK" not in stored.error_detail
 
 
@@ -180,7 +155,7 @@ async def test_text_is_checkpointed_during_a_long_answer_not_per_delta(
                 seen_in_database.append(stored.text)
             yield TurnDone()
 
-    await services.turn_run(
+    await turns.turn_run(
         message_id=started.assistant_message.pk, listener=RecordingListener(), engine=SlowEngine([])
     )
     assert seen_in_database[0] == ""  # not written for the first delta
@@ -189,31 +164,42 @@ async def test_text_is_checkpointed_during_a_long_answer_not_per_delta(
 
 @pytest.mark.django_db(transaction=True)
 async def test_tool_calls_beyond_the_cap_are_refused_not_run(alice: User, settings: object) -> None:
-    from chat.engines.base import ToolCallRequested
-
     settings.ASSISTANT_MAX_TOOL_CALLS_PER_TURN = 2  # type: ignore[attr-defined]
-    calls = [
-        ToolCallRequested(f"call_{i}", "calculate_tax", '{"revenue": "1000"}') for i in range(5)
-    ]
+    calls = [CallTool(f"call_{i}", "calculate_tax", '{"revenue": "1000"}') for i in range(500)]
     started = await asyncio.to_thread(start, alice, "question")
-    await services.turn_run(
-        message_id=started.assistant_message.pk,
-        listener=RecordingListener(),
-        engine=ScriptedEngine([*calls, TurnDone()]),
+    listener = RecordingListener()
+    engine = ScriptedEngine([*calls, TurnDone()])
+    message = await turns.turn_run(
+        message_id=started.assistant_message.pk, listener=listener, engine=engine
     )
+    # Every call is answered, but only the first two run, are stored and are pushed.
+    assert len(engine.outputs) == 500
+    assert all("Too many tool calls" in output for output in engine.outputs[2:])
     receipts = [c async for c in ToolCall.objects.filter(message_id=started.assistant_message.pk)]
-    assert len(receipts) == 5
-    assert [bool(r.result) for r in receipts] == [True, True, False, False, False]
-    assert all("Too many tool calls" in r.output for r in receipts[2:])
+    assert [bool(r.result) for r in receipts] == [True, True]
+    assert len(listener.updates) <= 3  # two receipts and the finish, not 500 pushes
+    assert message is not None
+    assert message.usage["tool_calls_refused"] == 498
 
 
 @pytest.mark.django_db
-def test_restart_marks_orphaned_streaming_answers_interrupted(alice: User) -> None:
-    started = start(alice, "question")
-    assert services.turns_recover_interrupted() == 1
-    orphan = Message.objects.get(pk=started.assistant_message.pk)
-    assert orphan.status == Message.Status.INTERRUPTED
-    assert "restarted" in orphan.error_detail
+def test_sweep_ends_only_answers_whose_lease_expired(alice: User, bob: User) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    live = start(alice, "question")
+    dead = start(bob, "question")
+    Message.objects.filter(pk=dead.assistant_message.pk).update(
+        text="Half of it", lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    swept = turns.turn_sweep()
+    assert [m.pk for m in swept] == [dead.assistant_message.pk]
+    orphan = Message.objects.get(pk=dead.assistant_message.pk)
+    assert (orphan.status, orphan.text) == (Message.Status.INTERRUPTED, "Half of it")
+    assert orphan.error_detail == turns.OWNER_GONE_MESSAGE
+    assert Message.objects.get(pk=live.assistant_message.pk).status == Message.Status.STREAMING
+    assert turns.turn_sweep() == []  # idempotent
 
 
 @pytest.mark.django_db
@@ -225,7 +211,7 @@ def test_too_many_questions_in_a_minute_are_refused_with_a_wait_time(
         started = start(alice, f"question {index}")
         started.assistant_message.status = Message.Status.COMPLETE
         started.assistant_message.save()
-    with pytest.raises(services.TurnRejected, match=r"Try again in (5[0-9]|60) s"):
+    with pytest.raises(turns.TurnRejected, match=r"Try again in (5[0-9]|60) s"):
         start(alice, "one more")
     assert Message.objects.filter(text="one more").count() == 0
     start(bob, "bob has his own budget")

@@ -2,7 +2,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from chat import services
+from chat import services, turns
 from chat.engines.offline import OfflineEngine
 from chat.models import Conversation, Message, ToolCall
 from tests.htmlcheck import active_parts
@@ -18,7 +18,7 @@ def logged_in(user: User) -> Client:
 
 def conversation_with_answer(user: User, question: str, answer: str) -> Conversation:
     conversation = services.conversation_get_or_create_empty(owner=user)
-    started = services.turn_start(conversation=conversation, text=question, engine=OfflineEngine())
+    started = turns.turn_start(conversation=conversation, text=question, engine=OfflineEngine())
     started.assistant_message.text = answer
     started.assistant_message.status = Message.Status.COMPLETE
     started.assistant_message.save()
@@ -58,7 +58,7 @@ def test_signup_shows_errors_and_keeps_the_username(client: Client) -> None:
 
 def test_conversation_page_shows_transcript_card_and_disclaimer(alice: User) -> None:
     conversation = services.conversation_get_or_create_empty(owner=alice)
-    started = services.turn_start(
+    started = turns.turn_start(
         conversation=conversation, text="tax on 85000 EUR?", engine=OfflineEngine()
     )
     ToolCall.objects.create(

@@ -1,20 +1,22 @@
 """The engines that can answer a turn, and which one answers by default.
 
-This package is the only place that imports `openai`.
+Engines are registered by dotted path in settings.ASSISTANT_ENGINES, like Django's session
+backends; each class owns its name and label. This package is the only place that imports
+`openai`, and only when an OpenAI engine actually runs: importing an engine class (for its label)
+does not load the SDK, so the offline default never does.
 """
+
+from functools import cache
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
 
 from chat.engines.base import Engine
-from chat.engines.offline import OfflineEngine
 
-ENGINE_LABELS = {
-    "offline": OfflineEngine.label,
-    "responses": "OpenAI Responses",
-    "chat": "Chat Completions",
-    "assistants": "Assistants (legacy: shut down by OpenAI on 2026-08-26)",
-}
+
+def engine_names() -> list[str]:
+    return list(settings.ASSISTANT_ENGINES)
 
 
 def default_engine_name() -> str:
@@ -23,23 +25,28 @@ def default_engine_name() -> str:
     return "responses" if settings.OPENAI_API_KEY else "offline"
 
 
+@cache
+def _engine_class(path: str) -> type[Engine]:
+    engine_class: type[Engine] = import_string(path)
+    return engine_class
+
+
+def engine_class(name: str) -> type[Engine]:
+    try:
+        path = settings.ASSISTANT_ENGINES[name]
+    except KeyError:
+        raise ImproperlyConfigured(
+            f"Unknown ASSISTANT_ENGINE {name!r}; choose one of: {', '.join(engine_names())}."
+        ) from None
+    return _engine_class(path)
+
+
 def get_engine(name: str | None = None) -> Engine:
-    name = name or default_engine_name()
-    # Imported here so that the offline default never loads the openai SDK.
-    if name == "offline":
-        return OfflineEngine()
-    if name == "responses":
-        from chat.engines.responses import ResponsesEngine
+    return engine_class(name or default_engine_name())()
 
-        return ResponsesEngine()
-    if name == "chat":
-        from chat.engines.chat_completions import ChatCompletionsEngine
 
-        return ChatCompletionsEngine()
-    if name == "assistants":
-        from chat.engines.assistants import AssistantsEngine
-
-        return AssistantsEngine()
-    raise ImproperlyConfigured(
-        f"Unknown ASSISTANT_ENGINE {name!r}; choose one of: {', '.join(ENGINE_LABELS)}."
-    )
+def engine_label(name: str) -> str:
+    """The label people see for an engine name stored on a message (the name if unknown)."""
+    if name not in settings.ASSISTANT_ENGINES:
+        return name
+    return engine_class(name).label

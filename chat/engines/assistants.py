@@ -11,17 +11,15 @@ import json
 import logging
 import warnings
 from collections.abc import AsyncGenerator
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
-from openai import AsyncOpenAI
 
 from chat.engines.base import (
     TOOL_LOOP,
     EngineEvent,
     ProviderThreadBound,
     TextDelta,
-    ToolCallRequested,
     TurnDone,
     TurnFailed,
     TurnRequest,
@@ -30,13 +28,11 @@ from chat.engines.base import (
 from chat.engines.client import OpenAIEngine, openai_client
 from chat.engines.errors import STREAM_ENDED_EARLY, failure_from
 from chat.engines.history import chat_tools, plain_messages
-from chat.provider_state import provider_resource_get, provider_resource_store
+
+if TYPE_CHECKING:
+    from openai import AsyncOpenAI
 
 logger = logging.getLogger(__name__)
-# We know this API is deprecated: that is what this engine is for.
-warnings.filterwarnings(
-    "ignore", message="The Assistants API is deprecated", category=DeprecationWarning
-)
 
 ENDED_BADLY = {
     "thread.run.failed": "The AI provider could not produce an answer.",
@@ -50,11 +46,15 @@ THREAD_CREATE_MESSAGES = 32
 
 class AssistantsEngine(OpenAIEngine):
     name = "assistants"
-    label = "Assistants (legacy)"
+    label = "Assistants (legacy: shut down by OpenAI on 2026-08-26)"
     thread_scope = "assistants"
 
     async def stream(self, request: TurnRequest) -> AsyncGenerator[EngineEvent, None]:
         client = openai_client()
+        # We know this API is deprecated: that is what this engine is for.
+        warnings.filterwarnings(
+            "ignore", message="The Assistants API is deprecated", category=DeprecationWarning
+        )
         partial = False
         run_id = ""
         thread_id = request.provider_thread_id
@@ -104,8 +104,10 @@ class AssistantsEngine(OpenAIEngine):
                 run_id = required.id
                 outputs = []
                 for call in required.required_action.submit_tool_outputs.tool_calls:
-                    yield ToolCallRequested(call.id, call.function.name, call.function.arguments)
-                    outputs.append({"tool_call_id": call.id, "output": request.output_for(call.id)})
+                    output = await request.run_tool(
+                        call.id, call.function.name, call.function.arguments
+                    )
+                    outputs.append({"tool_call_id": call.id, "output": output})
                 if round_number == request.max_tool_rounds:
                     break
                 stream = await client.beta.threads.runs.submit_tool_outputs(
@@ -118,7 +120,7 @@ class AssistantsEngine(OpenAIEngine):
             if run_id and thread_id and not finished:
                 await _cancel_quietly(client, thread_id, run_id)
 
-    async def _assistant_id(self, client: AsyncOpenAI, request: TurnRequest) -> str:
+    async def _assistant_id(self, client: "AsyncOpenAI", request: TurnRequest) -> str:
         """The stored assistant for this server, model, instructions and tools; created once."""
         tools = chat_tools(request.tools)
         fingerprint = json.dumps(
@@ -126,7 +128,7 @@ class AssistantsEngine(OpenAIEngine):
             sort_keys=True,
         )
         key = hashlib.sha256(fingerprint.encode()).hexdigest()
-        existing = await provider_resource_get(kind="assistant", key=key)
+        existing = await request.resources.get(kind="assistant", key=key)
         if existing:
             return existing
         assistant = await client.beta.assistants.create(
@@ -135,9 +137,9 @@ class AssistantsEngine(OpenAIEngine):
             instructions=settings.ASSISTANT_INSTRUCTIONS,
             tools=tools,  # type: ignore[arg-type]
         )
-        return await provider_resource_store(kind="assistant", key=key, resource_id=assistant.id)
+        return await request.resources.store(kind="assistant", key=key, resource_id=assistant.id)
 
-    async def _new_thread(self, client: AsyncOpenAI, request: TurnRequest) -> str:
+    async def _new_thread(self, client: "AsyncOpenAI", request: TurnRequest) -> str:
         """A thread holding our stored history (replayed when the engine changes)."""
         messages = plain_messages(request.history)
         thread = await client.beta.threads.create(messages=messages[:THREAD_CREATE_MESSAGES])  # type: ignore[arg-type]
@@ -148,7 +150,7 @@ class AssistantsEngine(OpenAIEngine):
         return thread.id
 
 
-async def _cancel_quietly(client: AsyncOpenAI, thread_id: str, run_id: str) -> None:
+async def _cancel_quietly(client: "AsyncOpenAI", thread_id: str, run_id: str) -> None:
     """Stop a run we abandon, so the thread takes the next message."""
     try:
         async with asyncio.timeout(5):

@@ -1,12 +1,13 @@
 """What every engine speaks: a turn request in, a stream of small typed events out.
 
 An engine turns one provider API into events. It never runs tools, stores rows or renders HTML:
-the service does that once for every engine. When an engine yields ToolCallRequested, the service
-runs the tool before resuming the engine, so the output is in `request.tool_outputs` by then.
+the turn does that once for every engine. To run a tool the engine awaits `request.run_tool`,
+which stores the receipt and returns the text to send back to the model (errors included).
+Provider-side objects created once (the legacy assistant) are kept through `request.resources`.
 """
 
-from collections.abc import AsyncGenerator
-from dataclasses import dataclass, field
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 
@@ -16,10 +17,10 @@ class TextDelta:
 
 
 @dataclass(frozen=True)
-class ToolCallRequested:
-    call_id: str
-    name: str
-    arguments: str
+class ReasoningDelta:
+    """The model's reasoning, shown apart from the answer and never replayed as answer text."""
+
+    text: str
 
 
 @dataclass(frozen=True)
@@ -53,16 +54,31 @@ class TurnFailed:
 TOOL_LOOP = "The assistant kept calling tools; stopped after {rounds} rounds."
 
 EngineEvent = (
-    TextDelta | ToolCallRequested | UsageReported | ProviderThreadBound | TurnDone | TurnFailed
+    TextDelta | ReasoningDelta | UsageReported | ProviderThreadBound | TurnDone | TurnFailed
 )
+
+# call_id, tool name, raw JSON arguments -> the output text for the model (never raises).
+RunTool = Callable[[str, str, str], Awaitable[str]]
+
+
+class ProviderResources(Protocol):
+    """Ids of provider-side objects created once and reused (stored by the turn, not the engine)."""
+
+    async def get(self, *, kind: str, key: str) -> str | None: ...
+
+    async def store(self, *, kind: str, key: str, resource_id: str) -> str:
+        """Store `resource_id`; if another turn stored one first, that one is returned."""
+        ...
 
 
 @dataclass(frozen=True)
 class PastToolCall:
-    call_id: str
+    call_id: str  # the provider's id, as stored on the receipt
     name: str
     arguments: str
     output: str
+    # Unique within the conversation: what a replayed history sends (providers reuse ids).
+    replay_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -88,14 +104,15 @@ class TurnRequest:
     provider_thread_id: str
     tools: list[ToolSpec]
     max_tool_rounds: int
-    tool_outputs: dict[str, str] = field(default_factory=dict)
-
-    def output_for(self, call_id: str) -> str:
-        """The output the service produced for a call this engine requested."""
-        return self.tool_outputs[call_id]
+    # Most tool calls one answer may make; engines stop a turn that asks for more at once.
+    max_tool_calls: int
+    run_tool: RunTool
+    resources: ProviderResources
 
 
 class Engine(Protocol):
+    # The engine's name in settings.ASSISTANT_ENGINES and on stored messages, and its label
+    # for people: one source, the class.
     name: str
     label: str
     # Provider threads are only reused by an engine of the same scope (engine and state mode).

@@ -14,7 +14,6 @@ from chat.engines.base import (
     TOOL_LOOP,
     EngineEvent,
     TextDelta,
-    ToolCallRequested,
     TurnDone,
     TurnFailed,
     TurnRequest,
@@ -118,13 +117,9 @@ class ChatCompletionsEngine(OpenAIEngine):
                     }
                 )
                 for call in ordered:
-                    yield ToolCallRequested(call.call_id, call.name, call.arguments)
+                    output = await request.run_tool(call.call_id, call.name, call.arguments)
                     messages.append(
-                        {
-                            "role": "tool",
-                            "tool_call_id": call.call_id,
-                            "content": request.output_for(call.call_id),
-                        }
+                        {"role": "tool", "tool_call_id": call.call_id, "content": output}
                     )
             yield TurnFailed(TOOL_LOOP.format(rounds=request.max_tool_rounds))
         except Exception as exc:

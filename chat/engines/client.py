@@ -1,15 +1,21 @@
 """The AsyncOpenAI client: built lazily, once per process (and event loop), from settings."""
 
 import asyncio
+from typing import TYPE_CHECKING
 
-import httpx2
 from django.conf import settings
-from openai import AsyncOpenAI
 
-_clients: dict[tuple[object, ...], AsyncOpenAI] = {}
+if TYPE_CHECKING:
+    from openai import AsyncOpenAI
+
+_clients: dict[tuple[object, ...], "AsyncOpenAI"] = {}
 
 
-def openai_client() -> AsyncOpenAI:
+def openai_client() -> "AsyncOpenAI":
+    # Imported on first use: importing an engine class (for its label) must not load the SDK.
+    import httpx2
+    from openai import AsyncOpenAI
+
     # Keyed by the running loop too: an httpx pool belongs to the loop that opened it
     # (one loop under daphne; a fresh one per `manage.py ask` or test).
     key = (

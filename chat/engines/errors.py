@@ -2,11 +2,12 @@
 
 import logging
 import math
-
-import httpx2
-import openai
+from typing import TYPE_CHECKING
 
 from chat.engines.base import TurnFailed
+
+if TYPE_CHECKING:
+    import httpx2
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +22,7 @@ def _wait_phrase(seconds: float | None) -> str:
     return f"Try again in {math.ceil(seconds / 60)} min."
 
 
-def _retry_after(response: httpx2.Response) -> float | None:
+def _retry_after(response: "httpx2.Response") -> float | None:
     for header, divisor in (("retry-after-ms", 1000), ("retry-after", 1)):
         value = response.headers.get(header)
         if value is None:
@@ -35,6 +36,9 @@ def _retry_after(response: httpx2.Response) -> float | None:
 
 def failure_from(exc: Exception, *, model: str, partial: bool) -> TurnFailed:
     """The TurnFailed for an exception raised by the SDK or the HTTP layer under it."""
+    import httpx2
+    import openai
+
     detail = f"{type(exc).__name__}: {exc}"[:500]
     logger.warning("Provider call failed: %s", detail)
     if isinstance(exc, openai.AuthenticationError):

@@ -16,7 +16,6 @@ from django.conf import settings
 from chat.engines.base import (
     EngineEvent,
     TextDelta,
-    ToolCallRequested,
     TurnDone,
     TurnRequest,
 )
@@ -109,13 +108,12 @@ class OfflineEngine:
         if revenue is None:
             answer = NO_AMOUNT_ANSWER
         else:
-            call = ToolCallRequested(
-                call_id=f"offline_{uuid.uuid4().hex[:16]}",
-                name="calculate_tax",
-                arguments=json.dumps({"revenue": revenue}),
+            output = await request.run_tool(
+                f"offline_{uuid.uuid4().hex[:16]}",
+                "calculate_tax",
+                json.dumps({"revenue": revenue}),
             )
-            yield call
-            answer = compose_answer(request.output_for(call.call_id))
+            answer = compose_answer(output)
         delay = settings.OFFLINE_TOKEN_DELAY
         tokens = _TOKEN.findall(answer)
         for token in tokens:

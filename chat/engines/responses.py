@@ -15,7 +15,6 @@ from chat.engines.base import (
     EngineEvent,
     ProviderThreadBound,
     TextDelta,
-    ToolCallRequested,
     TurnDone,
     TurnFailed,
     TurnRequest,
@@ -124,13 +123,9 @@ class ResponsesEngine(OpenAIEngine):
                     return
                 outputs = []
                 for call in calls:
-                    yield ToolCallRequested(call.call_id, call.name, call.arguments)
+                    output = await request.run_tool(call.call_id, call.name, call.arguments)
                     outputs.append(
-                        {
-                            "type": "function_call_output",
-                            "call_id": call.call_id,
-                            "output": request.output_for(call.call_id),
-                        }
+                        {"type": "function_call_output", "call_id": call.call_id, "output": output}
                     )
                 if self.state_mode == "stateless":
                     call_items = [

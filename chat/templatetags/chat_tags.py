@@ -3,6 +3,7 @@ from decimal import Decimal, InvalidOperation
 from django import template
 from django.utils.safestring import SafeString, mark_safe
 
+from chat import engines
 from chat.rendering import markdown_to_safe_html
 
 register = template.Library()
@@ -24,5 +25,6 @@ def euros(value: object) -> str:
 
 
 @register.filter
-def get_item(mapping: dict[str, str], key: str) -> str:
-    return mapping.get(key, "")
+def engine_label(name: str) -> str:
+    """The label of the engine a message was written by (each engine class owns its label)."""
+    return engines.engine_label(name)

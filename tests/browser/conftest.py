@@ -49,7 +49,7 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float =
 
 @contextlib.contextmanager
 def serve_taxsite(workdir: Path, port: int = 0, **env_overrides: str) -> Iterator[str]:
-    """Serve as `make run` does (migrate, recover_turns, runserver with daphne) on a free port
+    """Serve as `make run` does (migrate, turn_sweep, runserver with daphne) on a free port
     with its own SQLite file in `workdir`; yields the URL. The process is `SERVERS[url]`."""
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "REDIS_"))},
@@ -63,7 +63,7 @@ def serve_taxsite(workdir: Path, port: int = 0, **env_overrides: str) -> Iterato
     }
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "--noinput", "-v0"], env=env, check=True, cwd=ROOT)
-    subprocess.run([*manage, "recover_turns"], env=env, check=True, cwd=ROOT, capture_output=True)
+    subprocess.run([*manage, "turn_sweep"], env=env, check=True, cwd=ROOT, capture_output=True)
     port = port or _free_port()
     with (workdir / "server.log").open("wb") as log:
         server = subprocess.Popen(

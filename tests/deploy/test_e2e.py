@@ -299,7 +299,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, collected_static: Path) -> I
             STATIC_ROOT=str(collected_static),
             DATABASE_URL=database_url,
             REDIS_URL="redis://127.0.0.1:6379/0",
-            REDIS_PREFIX=redis_prefix,
+            CHANNEL_LAYER_PREFIX=redis_prefix,
             ALLOWED_HOSTS="127.0.0.1",
             CSRF_TRUSTED_ORIGINS=origins,
             ASSISTANT_ENGINE="offline",

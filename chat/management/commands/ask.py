@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from chat import selectors, services
+from chat import selectors, services, turns
 from chat.engines import get_engine
 from chat.models import Conversation
 
@@ -17,7 +17,7 @@ class TerminalListener:
         self.out = out
         self.shown_calls = 0
 
-    async def turn_changed(self, update: services.TurnUpdate) -> None:
+    async def turn_changed(self, update: turns.TurnUpdate) -> None:
         for call in update.tool_calls[self.shown_calls :]:
             verdict = call.error or call.output[:160]
             self.out.write(f"[tool {call.name}({call.raw_arguments}) -> {verdict}]\n")
@@ -53,19 +53,21 @@ class Command(BaseCommand):
             conversation = services.conversation_get_or_create_empty(owner=user)
         engine = get_engine(options["engine"])
         try:
-            started = services.turn_start(
+            started = turns.turn_start(
                 conversation=conversation, text=options["question"], engine=engine
             )
-        except services.TurnRejected as rejected:
+        except turns.TurnRejected as rejected:
             raise CommandError(str(rejected)) from None
         message = asyncio.run(
-            services.turn_run(
+            turns.turn_run(
                 message_id=started.assistant_message.pk,
                 listener=TerminalListener(sys.stdout),
                 engine=engine,
             )
         )
         self.stdout.write("")
+        if message is None:
+            raise CommandError("The answer could not be saved; see the log.")
         summary = f"[conversation {conversation.pk}, message {message.pk}: {message.status}]"
         if message.error_detail:
             summary += f" {message.error_detail}"

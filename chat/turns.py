@@ -1,0 +1,609 @@
+"""The lifecycle of a turn, top to bottom: start, run, stop, finish, sweep.
+
+- `turn_start` stores the person's question, then an empty answer with status `streaming`, owned
+  by the calling process and leased to it (the database allows one streaming answer per
+  conversation).
+- `TurnRun.run` streams the engine's events: text and reasoning are coalesced and pushed to the
+  listener, tools run through `run_tool` (one receipt each), text is checkpointed about once a
+  second, and every checkpoint renews the lease.
+- `TurnRun.stop` is idempotent: the first call cancels the streaming part, later ones do nothing.
+- The finish happens exactly once and always (engine, tool, listener or the error path raising;
+  any number of cancels, during the finish too): status and partial text written, shielded from
+  cancellation, then the listener told.
+- `turn_sweep` ends answers whose lease expired: their owner process is gone.
+
+Stopping from a socket is routed to the owning process by `chat.runner.turn_stop`.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from contextlib import aclosing
+from dataclasses import dataclass
+from datetime import timedelta
+from math import ceil
+from typing import Any, Protocol
+
+from django.conf import settings
+from django.db import IntegrityError, OperationalError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from chat.db import db_async
+from chat.engines.base import (
+    Engine,
+    PastMessage,
+    PastToolCall,
+    ProviderThreadBound,
+    ReasoningDelta,
+    TextDelta,
+    ToolSpec,
+    TurnDone,
+    TurnFailed,
+    TurnRequest,
+    UsageReported,
+)
+from chat.models import Conversation, Message, ToolCall
+from chat.provider_state import StoredProviderResources
+from chat.tools.registry import ToolOutcome, registry
+
+logger = logging.getLogger(__name__)
+
+STOPPED_MESSAGE = "Stopped before the answer was finished."
+UNEXPECTED_MESSAGE = "Something went wrong on our side while answering. Please try again."
+ENDED_UNEXPECTEDLY_MESSAGE = "The answer ended unexpectedly."
+OWNER_GONE_MESSAGE = "The server writing this answer stopped before it was finished."
+TURN_RUNNING_MESSAGE = (
+    "An answer is still being written in this conversation. Wait for it, or stop it."
+)
+TITLE_CHARS = 60
+FINAL_SAVE_ATTEMPTS = 5
+PARAGRAPH_BREAK = "\n\n"
+
+
+class TurnRejected(Exception):
+    """A turn that cannot start; the message says why, in words for the person."""
+
+
+class TurnTakenOver(Exception):
+    """The answer row was ended elsewhere (a stop without a live owner, or a sweep)."""
+
+
+@dataclass
+class TurnUpdate:
+    """A turn's state as the listeners see it: the message so far and the latest piece."""
+
+    message: Message
+    tool_calls: Sequence[ToolCall]
+    delta: str = ""
+    finished: bool = False
+
+
+class TurnListener(Protocol):
+    async def turn_changed(self, update: TurnUpdate) -> None: ...
+
+
+@dataclass(frozen=True)
+class StartedTurn:
+    user_message: Message
+    assistant_message: Message
+    title_changed: bool
+
+
+def _lease_until() -> Any:
+    return timezone.now() + timedelta(seconds=settings.CHAT_TURN_LEASE_SECONDS)
+
+
+# --- Start ----------------------------------------------------------------------------------------
+
+
+def _title_from(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "…"
+
+
+def _check_rate(owner_id: int) -> None:
+    """At most CHAT_RATE_LIMIT_TURNS questions per person per window, counted in the database
+    so that every process and tab shares one budget."""
+    window = timedelta(seconds=settings.CHAT_RATE_LIMIT_WINDOW_SECONDS)
+    since = timezone.now() - window
+    recent = list(
+        Message.objects.filter(
+            conversation__owner_id=owner_id, role=Message.Role.USER, created_at__gte=since
+        )
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)[: settings.CHAT_RATE_LIMIT_TURNS]
+    )
+    if len(recent) >= settings.CHAT_RATE_LIMIT_TURNS:
+        wait = (recent[-1] + window - timezone.now()).total_seconds()
+        raise TurnRejected(
+            f"You are sending questions faster than we can answer. Try again in {ceil(wait)} s."
+        )
+
+
+def turn_start(
+    *, conversation: Conversation, text: str, engine: Engine, owner: str = ""
+) -> StartedTurn:
+    """Store the person's message and an empty streaming answer owned by `owner`, or refuse.
+
+    The person's message is stored here, before any provider is called. The database refuses a
+    second streaming answer in the same conversation, so two tabs cannot start two turns.
+    """
+    text = text.strip()
+    if not text:
+        raise TurnRejected("Type a message first.")
+    limit = settings.CHAT_MAX_MESSAGE_CHARS
+    if len(text) > limit:
+        raise TurnRejected(
+            f"Your message is {len(text):,} characters long; the limit is {limit:,}."
+        )
+    _check_rate(conversation.owner_id)
+    try:
+        with transaction.atomic():
+            user_message = Message.objects.create(
+                conversation=conversation, role=Message.Role.USER, text=text
+            )
+            assistant_message = Message.objects.create(
+                conversation=conversation,
+                role=Message.Role.ASSISTANT,
+                status=Message.Status.STREAMING,
+                engine=engine.name,
+                model_name=engine.model_name,
+                turn_owner=owner,
+                lease_expires_at=_lease_until(),
+            )
+    except IntegrityError:
+        raise TurnRejected(TURN_RUNNING_MESSAGE) from None
+    title_changed = not conversation.title
+    if title_changed:
+        conversation.title = _title_from(text)
+    if not conversation.provider_thread_id:
+        conversation.engine = engine.thread_scope
+    conversation.save(update_fields=["title", "engine", "updated_at"])
+    return StartedTurn(user_message, assistant_message, title_changed)
+
+
+# --- Reads and writes of a running turn (each one call on the database thread) -------------------
+
+
+def _history(conversation: Conversation, before: Message) -> tuple[list[PastMessage], str]:
+    """Earlier finished messages (oldest first) and the person's text for this turn."""
+    messages = list(
+        conversation.messages.filter(pk__lt=before.pk)
+        .exclude(status=Message.Status.STREAMING)
+        .prefetch_related("tool_calls")
+        .order_by("created_at", "pk")
+    )
+    if not messages or messages[-1].role != Message.Role.USER:
+        raise TurnRejected("This answer has no question before it.")
+    past = [
+        PastMessage(
+            role=m.role,
+            text=m.text,
+            tool_calls=tuple(
+                # Providers reuse ids across responses (call_0 again); replays use our own.
+                PastToolCall(c.call_id, c.name, c.raw_arguments, c.output, f"call_{c.pk}")
+                for c in m.tool_calls.all()
+            ),
+        )
+        for m in messages[:-1]
+    ]
+    return past, messages[-1].text
+
+
+@dataclass
+class _Loaded:
+    message: Message
+    conversation: Conversation
+    history: list[PastMessage]
+    user_text: str
+
+
+@db_async
+def _load(message_id: int) -> _Loaded | None:
+    """The answer and what the engine needs; None if the answer is no longer streaming."""
+    message = Message.objects.select_related("conversation").get(pk=message_id)
+    if message.status != Message.Status.STREAMING:
+        return None
+    history, user_text = _history(message.conversation, message)
+    return _Loaded(message, message.conversation, history, user_text)
+
+
+@db_async
+def _checkpoint(message_id: int, text: str, reasoning: str) -> bool:
+    """Write the text so far and renew the lease; False if the answer was ended elsewhere."""
+    updated = Message.objects.filter(pk=message_id, status=Message.Status.STREAMING).update(
+        text=text, reasoning=reasoning, lease_expires_at=_lease_until(), updated_at=timezone.now()
+    )
+    return updated == 1
+
+
+@db_async
+def _renew_lease(message_id: int) -> bool:
+    updated = Message.objects.filter(pk=message_id, status=Message.Status.STREAMING).update(
+        lease_expires_at=_lease_until()
+    )
+    return updated == 1
+
+
+@db_async
+def _bind_provider_thread(conversation_id: int, thread_scope: str, thread_id: str) -> None:
+    """Bind to a provider thread; a thread of another engine is kept for the record."""
+    conversation = Conversation.objects.get(pk=conversation_id)
+    if conversation.provider_thread_id and conversation.engine != thread_scope:
+        conversation.previous_provider_threads = [
+            *conversation.previous_provider_threads,
+            {
+                "engine": conversation.engine,
+                "thread_id": conversation.provider_thread_id,
+                "until": timezone.now().isoformat(),
+            },
+        ]
+    conversation.engine = thread_scope
+    conversation.provider_thread_id = thread_id
+    conversation.save(
+        update_fields=["engine", "provider_thread_id", "previous_provider_threads", "updated_at"]
+    )
+
+
+@db_async
+def _save_receipt(message_id: int, call_id: str, arguments: str, outcome: ToolOutcome) -> ToolCall:
+    return ToolCall.objects.create(
+        message_id=message_id,
+        call_id=call_id[:200],
+        name=outcome.name[:100],
+        raw_arguments=arguments,
+        parsed_input=outcome.parsed_input,
+        output=outcome.output,
+        result=outcome.result,
+        error=outcome.error,
+        duration_ms=outcome.duration_ms,
+    )
+
+
+@dataclass(frozen=True)
+class _Ending:
+    status: str
+    error: str = ""
+
+
+@db_async
+def _save_final(message_id: int, fields: dict[str, Any]) -> Message:
+    """Write the end of a streaming answer (only if still streaming) and read it back whole."""
+    with transaction.atomic():
+        updated = Message.objects.filter(pk=message_id, status=Message.Status.STREAMING).update(
+            **fields, turn_owner="", lease_expires_at=None, updated_at=timezone.now()
+        )
+        message = Message.objects.select_related("conversation").get(pk=message_id)
+        if updated:
+            Conversation.objects.filter(pk=message.conversation_id).update(
+                updated_at=timezone.now()
+            )
+    return message
+
+
+@db_async
+def _receipts(message_id: int) -> list[ToolCall]:
+    return list(ToolCall.objects.filter(message_id=message_id).order_by("created_at", "pk"))
+
+
+# --- Run ------------------------------------------------------------------------------------------
+
+
+class TurnRun:
+    """One streaming answer, run once by the process that owns it."""
+
+    def __init__(
+        self, *, message_id: int, engine: Engine, listener: TurnListener, owner: str = ""
+    ) -> None:
+        self.message_id = message_id
+        self.engine = engine
+        self.listener = listener
+        self.owner = owner
+        self.finished = False
+        self.done = asyncio.Event()  # set once the finish has run (stored, listener told)
+        self.message: Message | None = None
+        self.tool_calls: list[ToolCall] = []
+        self._parts: list[str] = []
+        self._reasoning: list[str] = []
+        self._pending: list[str] = []
+        self._usage: dict[str, int] = {}
+        self._break_before_text = False
+        self._tool_calls_refused = 0
+        self._last_push = 0.0
+        self._last_write = time.monotonic()
+        self._stop_requested = False
+        self._task: asyncio.Task[Any] | None = None
+        self._finish_task: asyncio.Task[Message | None] | None = None
+
+    @property
+    def text(self) -> str:
+        return "".join(self._parts)
+
+    @property
+    def reasoning(self) -> str:
+        return "".join(self._reasoning)
+
+    # -- stop --
+
+    def stop(self) -> None:
+        """Ask the turn to stop; idempotent, and harmless before the run starts or after it ends."""
+        if self._stop_requested:
+            return
+        self._stop_requested = True
+        if self._task is not None and self._finish_task is None:
+            self._task.cancel()
+
+    # -- run --
+
+    async def run(self) -> Message | None:
+        """Stream the answer to its end; returns the stored answer (None if it was not saved)."""
+        self._task = asyncio.current_task()
+        ending = _Ending(Message.Status.INTERRUPTED, ENDED_UNEXPECTEDLY_MESSAGE)
+        lease_keeper = asyncio.create_task(self._keep_lease(), name=f"lease-{self.message_id}")
+        try:
+            if self._stop_requested:
+                raise asyncio.CancelledError
+            ending = await self._stream()
+        except asyncio.CancelledError:
+            ending = _Ending(Message.Status.INTERRUPTED, STOPPED_MESSAGE)
+            if self._task is not None:
+                while self._task.uncancel():
+                    pass  # the stop is handled: the finish below must run to its end
+        except TurnTakenOver:
+            ending = _Ending("", "")  # ended elsewhere: only tell the listener what is stored
+        except Exception:
+            logger.exception("Turn %s crashed", self.message_id)
+            ending = _Ending(Message.Status.ERROR, UNEXPECTED_MESSAGE)
+        finally:
+            lease_keeper.cancel()
+        return await self._finish_once(ending)
+
+    async def _stream(self) -> _Ending:
+        loaded = await _load(self.message_id)
+        if loaded is None:
+            raise TurnTakenOver
+        self.message = loaded.message
+        request = TurnRequest(
+            user_text=loaded.user_text,
+            history=loaded.history,
+            provider_thread_id=(
+                loaded.conversation.provider_thread_id
+                if loaded.conversation.engine == self.engine.thread_scope
+                else ""
+            ),
+            tools=[ToolSpec(t.name, t.description, t.parameters) for t in registry.schemas()],
+            max_tool_rounds=settings.ASSISTANT_MAX_TOOL_ROUNDS,
+            max_tool_calls=settings.ASSISTANT_MAX_TOOL_CALLS_PER_TURN,
+            run_tool=self.run_tool,
+            resources=StoredProviderResources(),
+        )
+        async with aclosing(self.engine.stream(request)) as events:
+            async for event in events:
+                if isinstance(event, TextDelta):
+                    await self._on_text(event.text)
+                elif isinstance(event, ReasoningDelta):
+                    self._reasoning.append(event.text)
+                elif isinstance(event, UsageReported):
+                    self._usage["input_tokens"] = (
+                        self._usage.get("input_tokens", 0) + event.input_tokens
+                    )
+                    self._usage["output_tokens"] = (
+                        self._usage.get("output_tokens", 0) + event.output_tokens
+                    )
+                elif isinstance(event, ProviderThreadBound):
+                    await _bind_provider_thread(
+                        loaded.conversation.pk, self.engine.thread_scope, event.thread_id
+                    )
+                elif isinstance(event, TurnFailed):
+                    logger.warning(
+                        "Turn %s failed: %s %s", self.message_id, event.message, event.detail
+                    )
+                    status = (
+                        Message.Status.INTERRUPTED if event.interrupted else Message.Status.ERROR
+                    )
+                    return _Ending(status, event.message)
+                elif isinstance(event, TurnDone):
+                    return _Ending(Message.Status.COMPLETE)
+        return _Ending(Message.Status.INTERRUPTED, ENDED_UNEXPECTEDLY_MESSAGE)
+
+    async def _on_text(self, text: str) -> None:
+        if not isinstance(text, str) or not text:
+            return
+        if self._break_before_text:
+            # Text written before a tool call and text after it are separate paragraphs.
+            self._break_before_text = False
+            if self._parts and not self.text.endswith(PARAGRAPH_BREAK):
+                text = PARAGRAPH_BREAK + text.lstrip("\n")
+        self._parts.append(text)
+        self._pending.append(text)
+        now = time.monotonic()
+        if now - self._last_push >= settings.CHAT_PUSH_SECONDS:
+            await self._notify()
+        if now - self._last_write >= settings.CHAT_CHECKPOINT_SECONDS:
+            self._last_write = now
+            if not await _checkpoint(self.message_id, self.text, self.reasoning):
+                raise TurnTakenOver
+
+    async def run_tool(self, call_id: str, name: str, arguments: str) -> str:
+        """Run a tool the model asked for; store its receipt; return the output for the model.
+
+        Past the per-answer cap the model gets a refusal, and nothing is stored or pushed, so a
+        model asking for a thousand calls costs a thousand short strings, not a thousand rows.
+        """
+        limit = settings.ASSISTANT_MAX_TOOL_CALLS_PER_TURN
+        if len(self.tool_calls) >= limit:
+            self._tool_calls_refused += 1
+            return f'{{"error": "Too many tool calls in one answer (limit {limit}). Answer now."}}'
+        outcome = registry.run(name, arguments)
+        receipt = await _save_receipt(self.message_id, call_id, arguments, outcome)
+        self.tool_calls.append(receipt)
+        if self._parts:
+            self._break_before_text = True
+        await self._notify()
+        return outcome.output
+
+    async def _keep_lease(self) -> None:
+        """Renew the lease while the provider is quiet (checkpoints renew it while text flows)."""
+        interval = settings.CHAT_TURN_LEASE_SECONDS / 3
+        while True:
+            await asyncio.sleep(interval)
+            if time.monotonic() - self._last_write < interval:
+                continue
+            self._last_write = time.monotonic()
+            try:
+                if not await _renew_lease(self.message_id):
+                    if self._task is not None and self._finish_task is None:
+                        self._task.cancel()  # ended elsewhere: stop streaming into nowhere
+                    return
+            except Exception:
+                logger.exception("Could not renew the lease of turn %s", self.message_id)
+
+    async def _notify(self, *, finished: bool = False) -> None:
+        if self.message is None:
+            return
+        if not finished:
+            self.message.text = self.text  # joined here, per push, not per delta
+            self.message.reasoning = self.reasoning
+        delta = "".join(self._pending)
+        self._pending.clear()
+        self._last_push = time.monotonic()
+        try:
+            await self.listener.turn_changed(
+                TurnUpdate(self.message, self.tool_calls, delta=delta, finished=finished)
+            )
+        except Exception:  # a listener that fails must not lose the turn
+            logger.exception("Listener failed for message %s", self.message_id)
+
+    # -- finish --
+
+    async def _finish_once(self, ending: _Ending) -> Message | None:
+        """Run the finish once, shielded: a cancel that arrives now cannot interrupt it."""
+        if self._finish_task is None:
+            self._finish_task = asyncio.ensure_future(self._finish(ending))
+        while not self._finish_task.done():
+            try:
+                await asyncio.shield(self._finish_task)
+            except asyncio.CancelledError:
+                if self._task is not None:
+                    self._task.uncancel()
+            except Exception:
+                break
+        if self._finish_task.cancelled() or self._finish_task.exception() is not None:
+            logger.error("Turn %s could not be finished; the sweep will end it", self.message_id)
+            return None
+        return self._finish_task.result()
+
+    async def _finish(self, ending: _Ending) -> Message | None:
+        fields: dict[str, Any] = {}
+        if ending.status:
+            fields = {"status": ending.status, "error_detail": ending.error}
+            if self.message is not None:  # loaded: what was written so far is ours to keep
+                fields |= {"text": self.text, "reasoning": self.reasoning, "usage": self._usage}
+            if self._tool_calls_refused:
+                fields.setdefault("usage", dict(self._usage))
+                fields["usage"]["tool_calls_refused"] = self._tool_calls_refused
+        try:
+            try:
+                message = await self._save_final_retrying(fields)
+            except Exception:
+                # The full answer could not be written (a bug, bad data): end it plainly, with
+                # the text of its last checkpoint, rather than leave the conversation locked.
+                logger.exception("Final save of turn %s failed; ending it plainly", self.message_id)
+                fallback = {"status": Message.Status.ERROR, "error_detail": UNEXPECTED_MESSAGE}
+                message = await self._save_final_retrying(fallback)
+            self.finished = True
+            self.message = message
+            if not self.tool_calls:
+                self.tool_calls = await _receipts(self.message_id)
+            await self._notify(finished=True)
+        finally:
+            self.done.set()
+        return message
+
+    async def _save_final_retrying(self, fields: dict[str, Any]) -> Message:
+        """A locked database is retried (waiting here, not on the shared database thread)."""
+        for attempt in range(1, FINAL_SAVE_ATTEMPTS + 1):
+            try:
+                return await _save_final(self.message_id, fields)
+            except OperationalError:
+                if attempt == FINAL_SAVE_ATTEMPTS:
+                    raise
+                logger.warning(
+                    "Final save of message %s failed (attempt %s)", self.message_id, attempt
+                )
+                await asyncio.sleep(0.2 * attempt)
+        raise AssertionError("unreachable")
+
+
+async def turn_run(
+    *, message_id: int, listener: TurnListener, engine: Engine | None = None, owner: str = ""
+) -> Message | None:
+    """Run a streaming answer to its end in the calling task (the shell, tests)."""
+    from chat.engines import get_engine
+
+    turn = TurnRun(
+        message_id=message_id, engine=engine or get_engine(), listener=listener, owner=owner
+    )
+    return await turn.run()
+
+
+# --- Ending turns that have no live owner ---------------------------------------------------------
+
+
+def _expired() -> Q:
+    return Q(lease_expires_at__lt=timezone.now()) | Q(lease_expires_at__isnull=True)
+
+
+def turn_end_orphaned(*, message_id: int, error: str, only_if_expired: bool = False) -> bool:
+    """End a streaming answer whose owner cannot (or can no longer) finish it; keeps its last
+    checkpointed text. Returns whether this call ended it."""
+    answers = Message.objects.filter(pk=message_id, status=Message.Status.STREAMING)
+    if only_if_expired:
+        answers = answers.filter(_expired())
+    return (
+        answers.update(
+            status=Message.Status.INTERRUPTED,
+            error_detail=error,
+            turn_owner="",
+            lease_expires_at=None,
+            updated_at=timezone.now(),
+        )
+        == 1
+    )
+
+
+def turn_sweep() -> list[Message]:
+    """End every streaming answer whose lease expired (its process is gone); returns them.
+
+    Live answers are never touched: their owner renews the lease well within its length.
+    """
+    candidates = list(
+        Message.objects.filter(status=Message.Status.STREAMING)
+        .filter(_expired())
+        .values_list("pk", flat=True)
+    )
+    swept = [
+        pk
+        for pk in candidates
+        if turn_end_orphaned(message_id=pk, error=OWNER_GONE_MESSAGE, only_if_expired=True)
+    ]
+    if swept:
+        logger.warning(
+            "Turn sweep ended %s answer(s) whose process was gone: %s", len(swept), swept
+        )
+    return list(Message.objects.filter(pk__in=swept))
+
+
+def turn_streaming_target(*, conversation_id: int) -> tuple[int, str, bool] | None:
+    """The conversation's streaming answer: (id, owner, lease still live), or None."""
+    row = (
+        Message.objects.filter(conversation_id=conversation_id, status=Message.Status.STREAMING)
+        .values_list("pk", "turn_owner", "lease_expires_at")
+        .first()
+    )
+    if row is None:
+        return None
+    pk, owner, lease = row
+    return pk, owner, lease is not None and lease >= timezone.now()

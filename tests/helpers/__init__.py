@@ -1,0 +1,1 @@
+"""Test helpers, imported as a package (never from conftest)."""
