@@ -37,7 +37,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.browser.conftest import CHROMIUM
 from tests.deploy.conftest import (
     DEPLOY,
     ROOT,
@@ -369,16 +369,6 @@ def forget_redis_keys(prefix: str) -> None:
 # --- The browser -------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def chromium(stack: Stack) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 def pinned_context(browser: Any, stack: Stack, port: int, cookies: list[dict[str, Any]]) -> Any:
     """A browser context (a tab) whose requests and socket all go to the daphne on `port`."""
     # The certificate is the test's own, not from a CA Chromium knows: accepted for the test.
@@ -404,12 +394,12 @@ def sign_up(page: Any, base: str) -> str:
 
 
 def test_two_tabs_on_two_processes_share_the_stream_and_stop_over_https(
-    stack: Stack, chromium: Any
+    stack: Stack, browser: Any
 ) -> None:
     from playwright.sync_api import expect
 
     process_a, process_b = stack.daphne_ports
-    tab_a = pinned_context(chromium, stack, process_a, []).new_page()
+    tab_a = pinned_context(browser, stack, process_a, []).new_page()
     sockets: list[str] = []
     static: dict[str, dict[str, str]] = {}
     statuses: dict[str, int] = {}
@@ -455,7 +445,7 @@ def test_two_tabs_on_two_processes_share_the_stream_and_stop_over_https(
 
     # Tab B: the same person (session cookie), pinned to the other process.
     session = [dict(cookies["sessionid"])]
-    tab_b = pinned_context(chromium, stack, process_b, session).new_page()
+    tab_b = pinned_context(browser, stack, process_b, session).new_page()
     second = tab_b.goto(conversation_url)
     assert second is not None
     assert second.all_headers()["x-taxsite-upstream"] == f"127.0.0.1:{process_b}"
