@@ -27,8 +27,8 @@ run: $(STAMP)
 SERVE_ENV = DEBUG=0 SECURE_SSL_REDIRECT=$${SECURE_SSL_REDIRECT:-0} \
 	SECRET_KEY=$${SECRET_KEY:-$$(cat .secret_key)}
 serve: $(STAMP)
-	@test -n "$$SECRET_KEY" || test -s .secret_key || \
-	  $(PY) -c "import secrets; print(secrets.token_urlsafe(50))" > .secret_key
+	@test -n "$$SECRET_KEY" || test -s .secret_key || (umask 077; \
+	  $(PY) -c "import secrets; print(secrets.token_urlsafe(50))" > .secret_key)
 	$(SERVE_ENV) $(PY) manage.py collectstatic --noinput -v0
 	$(SERVE_ENV) $(PY) manage.py migrate --noinput
 	$(SERVE_ENV) $(PY) manage.py turn_sweep

@@ -191,7 +191,12 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"chat": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")}},
+    "loggers": {
+        "chat": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+        # Production: Django's own console handler is DEBUG-only, so without this a 500's
+        # traceback would reach no log at all (there are no ADMINS to mail).
+        "django": {"handlers": ["console"], "level": "WARNING"},
+    },
 }
 
 # --- The assistant -------------------------------------------------------------------------------

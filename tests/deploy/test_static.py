@@ -99,7 +99,13 @@ async def test_clients_without_brotli_get_gzip_and_the_rest_plain(production_sta
     assert plain["headers"]["content-type"].startswith("text/css")
 
 
-async def test_admin_static_is_served_and_unknown_files_are_404(production_static: Path) -> None:
+async def test_the_admin_is_styled_and_unknown_files_are_404(production_static: Path) -> None:
+    login = await get("/admin/login/")
+    assert login["status"] == 200
+    admin_assets = page_assets(login["body"].decode())
+    assert any(re.search(r"/admin/css/base\.[0-9a-f]{12}\.css$", url) for url in admin_assets)
+    for url in admin_assets:
+        assert (await get(url))["status"] == 200, url
     manifest = json.loads((production_static / "staticfiles.json").read_text())["paths"]
     admin_css = await get(f"/static/{manifest['admin/css/base.css']}", accept_encoding="gzip")
     assert admin_css["status"] == 200
