@@ -81,7 +81,10 @@ ASGI_APPLICATION = "taxsite.asgi.application"
 DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
-        conn_max_age=0,
+        # Persistent connections: every ORM call from async code goes through one thread per
+        # process, and opening a PostgreSQL connection per call starved hundreds of streams.
+        conn_max_age=env_int("DB_CONN_MAX_AGE", 300),
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -105,6 +108,9 @@ if REDIS_URL:
                 ],
                 "prefix": env_str("CHANNEL_LAYER_PREFIX", "taxsite"),
                 "capacity": 500,
+                # All sockets of a process share one Redis list ("specific.<process>!"): sized
+                # for hundreds of streaming answers at once, so no frame is dropped for room.
+                "channel_capacity": {"specific.*": 20_000},
                 "expiry": 30,
             },
         }
@@ -238,5 +244,14 @@ CHAT_CHECKPOINT_SECONDS = env_float("CHAT_CHECKPOINT_SECONDS", 1.0)
 # An answer whose lease lapsed (its process died) is ended by the sweep that every process runs.
 CHAT_TURN_LEASE_SECONDS = env_float("CHAT_TURN_LEASE_SECONDS", 10.0)
 CHAT_TURN_SWEEP_SECONDS = env_float("CHAT_TURN_SWEEP_SECONDS", CHAT_TURN_LEASE_SECONDS / 4)
+# Abuse limits per socket and per person (see chat/socket_limits.py).
+CHAT_MAX_SOCKETS_PER_PERSON = env_int("CHAT_MAX_SOCKETS_PER_PERSON", 10)
+CHAT_FRAMES_PER_SECOND = env_float("CHAT_FRAMES_PER_SECOND", 5.0)
+CHAT_FRAME_BURST = env_int("CHAT_FRAME_BURST", 20)
+CHAT_FRAME_ABUSE_LIMIT = env_int("CHAT_FRAME_ABUSE_LIMIT", 100)
+# How long a socket trusts its last session check (logout closes sockets at once anyway).
+CHAT_SESSION_RECHECK_SECONDS = env_float("CHAT_SESSION_RECHECK_SECONDS", 5.0)
+# Messages a socket catching up receives at most (older ones: "Load earlier" on the page).
+CHAT_CATCH_UP_MESSAGES = env_int("CHAT_CATCH_UP_MESSAGES", 50)
 # How often coalesced deltas are pushed to the page, in seconds.
 CHAT_PUSH_SECONDS = env_float("CHAT_PUSH_SECONDS", 0.05)
