@@ -92,12 +92,14 @@ def test_every_process_the_target_starts_is_in_the_nginx_upstream() -> None:
     assert int(env_processes[1]) == len(instances)
 
 
-def test_the_daphne_unit_trusts_proxy_headers_only_on_loopback_after_the_deploy_check() -> None:
+def test_the_daphne_unit_listens_on_loopback_after_the_deploy_check() -> None:
     service = unit("taxsite@.service")
     argv = shlex.split(service["ExecStart"][0].replace("%i", "8001"))
     assert argv[0] == "/srv/taxsite/venv/bin/daphne"
     args = CommandLineInterface().parser.parse_args(argv[1:])
-    assert args.proxy_headers
+    # The app reads the client from the X-Forwarded-For entry nginx appends; daphne's
+    # --proxy-headers would trust the leftmost one, which the client writes.
+    assert not args.proxy_headers
     assert args.host == "127.0.0.1"
     assert args.port == 8001
     assert args.application == "taxsite.asgi:application"
