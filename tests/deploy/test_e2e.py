@@ -425,7 +425,8 @@ def test_two_tabs_on_two_processes_share_the_stream_and_stop_over_https(
     assets = tab_a.eval_on_selector_all(
         "link[rel=stylesheet], script[src]", "elements => elements.map(e => e.href || e.src)"
     )
-    assert len(assets) == 4, assets
+    names = {re.sub(r"\.[0-9a-f]{12}\.", ".", url.rsplit("/", 1)[1]) for url in assets}
+    assert {"app.css", "htmx-2.min.js", "hx-ws-2.min.js", "chat.js"} <= names, assets
     for url in assets:
         assert statuses.get(url) == 200, (url, statuses)
         assert re.search(r"\.[0-9a-f]{12}\.(css|js)$", url), url
@@ -457,9 +458,7 @@ def test_two_tabs_on_two_processes_share_the_stream_and_stop_over_https(
     box.press("Enter")
     for tab in (tab_a, tab_b):
         answer = tab.locator(".bubble--assistant").last
-        expect(answer.locator(".streaming-text")).to_contain_text(
-            "On a yearly revenue", timeout=WAIT
-        )
+        expect(answer.locator(".streaming-text")).to_contain_text("€85,000.00", timeout=WAIT)
     for tab in (tab_a, tab_b):
         answer = tab.locator(".bubble--assistant").last
         expect(answer).to_have_attribute("data-status", "complete", timeout=WAIT)
@@ -573,7 +572,9 @@ def test_throttling_sees_the_real_client_address_not_a_forged_header(stack: Stac
     assert [key for key, _ in counted] == ["127.0.0.2"], counted
     assert counted[0][1] >= 5
     forged = sql(
-        stack.database_url, "SELECT scope, key FROM accounts_auththrottle WHERE key LIKE '203.%'"
+        stack.database_url,
+        "SELECT scope, key FROM accounts_auththrottle WHERE key LIKE %s",
+        "203.%",
     )
     assert forged == []
 

@@ -1,9 +1,11 @@
 """Static files served by the ASGI app itself (ServeStatic), as daphne serves them in production:
 hashed names in the page, compressed bodies, far-future caching, no sync-iterator warnings."""
 
+import asyncio
 import json
 import re
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +30,14 @@ def production_static(settings: Any, collected_static: Path) -> Path:
     return collected_static
 
 
-async def get(path: str, **headers: str) -> dict[str, Any]:
-    """One GET through a fresh Django ASGI handler (the middleware chain daphne runs)."""
+def get(path: str, **headers: str) -> dict[str, Any]:
+    """One GET through a fresh Django ASGI handler (the middleware chain daphne runs), on an
+    event loop of its own thread: a session's Playwright keeps its loop marked as running."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, aget(path, **headers)).result(timeout=30)
+
+
+async def aget(path: str, **headers: str) -> dict[str, Any]:
     headers = {"host": "127.0.0.1", **headers}
     scope = {
         "type": "http",
@@ -65,19 +73,19 @@ def page_assets(html: str) -> list[str]:
     return re.findall(r'(?:href|src)="(/static/[^"]+)"', html)
 
 
-async def test_pages_link_hashed_names_served_compressed_and_cached_for_years(
+def test_pages_link_hashed_names_served_compressed_and_cached_for_years(
     production_static: Path,
 ) -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        page = await get("/accounts/login/")
+        page = get("/accounts/login/")
         assert page["status"] == 200
         assets = page_assets(page["body"].decode())
         names = {Path(url).name.split(".")[0] for url in assets}
         assert {"app", "htmx-2", "hx-ws-2", "chat"} <= names, assets
         for url in assets:
             assert HASHED.search(url), f"{url} is not a hashed name"
-            response = await get(url, accept_encoding="gzip, deflate, br")
+            response = get(url, accept_encoding="gzip, deflate, br")
             headers = response["headers"]
             assert response["status"] == 200, url
             assert headers["cache-control"] == f"max-age={TEN_YEARS}, public, immutable"
@@ -88,31 +96,31 @@ async def test_pages_link_hashed_names_served_compressed_and_cached_for_years(
     assert [str(w.message) for w in caught if "iterator" in str(w.message)] == []
 
 
-async def test_clients_without_brotli_get_gzip_and_the_rest_plain(production_static: Path) -> None:
+def test_clients_without_brotli_get_gzip_and_the_rest_plain(production_static: Path) -> None:
     manifest = json.loads((production_static / "staticfiles.json").read_text())["paths"]
     css = f"/static/{manifest['chat/app.css']}"
-    gzip = await get(css, accept_encoding="gzip")
+    gzip = get(css, accept_encoding="gzip")
     assert gzip["headers"]["content-encoding"] == "gzip"
-    plain = await get(css)
+    plain = get(css)
     assert "content-encoding" not in plain["headers"]
     assert plain["body"] == (production_static / manifest["chat/app.css"]).read_bytes()
     assert plain["headers"]["content-type"].startswith("text/css")
 
 
-async def test_the_admin_is_styled_and_unknown_files_are_404(production_static: Path) -> None:
-    login = await get("/admin/login/")
+def test_the_admin_is_styled_and_unknown_files_are_404(production_static: Path) -> None:
+    login = get("/admin/login/")
     assert login["status"] == 200
     admin_assets = page_assets(login["body"].decode())
     assert any(re.search(r"/admin/css/base\.[0-9a-f]{12}\.css$", url) for url in admin_assets)
     for url in admin_assets:
-        assert (await get(url))["status"] == 200, url
+        assert (get(url))["status"] == 200, url
     manifest = json.loads((production_static / "staticfiles.json").read_text())["paths"]
-    admin_css = await get(f"/static/{manifest['admin/css/base.css']}", accept_encoding="gzip")
+    admin_css = get(f"/static/{manifest['admin/css/base.css']}", accept_encoding="gzip")
     assert admin_css["status"] == 200
     assert "immutable" in admin_css["headers"]["cache-control"]
     # An unhashed name still answers (a CSS @import may use it) but only for a short while.
-    unhashed = await get("/static/admin/css/base.css")
+    unhashed = get("/static/admin/css/base.css")
     assert unhashed["status"] == 200
     assert unhashed["headers"]["cache-control"] == "max-age=60, public"
-    assert (await get("/static/chat/no-such-file.css"))["status"] == 404
-    assert (await get("/static/../taxsite/settings.py"))["status"] == 404
+    assert (get("/static/chat/no-such-file.css"))["status"] == 404
+    assert (get("/static/../taxsite/settings.py"))["status"] == 404
