@@ -143,3 +143,12 @@ def browser() -> Iterator[object]:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="session")
+def collected_static(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Production's static files (`collectstatic`, hashed and compressed), once per run, in
+    <tmp>/static: production settings refuse to start without them (tests/deploy)."""
+    from tests.deploy.conftest import collect_static
+
+    return collect_static(tmp_path_factory.mktemp("release") / "static")

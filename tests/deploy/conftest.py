@@ -73,11 +73,9 @@ def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.fixture(scope="session")
-def collected_static(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`manage.py collectstatic` with the production settings, once per run, into
-    <tmp>/static (the layout deploy/nginx/snippets/taxsite-static-disk.conf expects)."""
-    static_root = tmp_path_factory.mktemp("release") / "static"
+def collect_static(static_root: Path) -> Path:
+    """`manage.py collectstatic` with the production settings into `static_root`; the
+    `collected_static` fixture (tests/conftest.py) runs it once per test run."""
     result = manage(production_env(STATIC_ROOT=str(static_root)), "collectstatic", "--noinput")
     assert result.returncode == 0, result.stdout + result.stderr
     return static_root
