@@ -5,6 +5,7 @@ import math
 from typing import TYPE_CHECKING
 
 from chat.engines.base import TurnFailed
+from chat.engines.wire import WireError
 
 if TYPE_CHECKING:
     import httpx2
@@ -14,9 +15,15 @@ logger = logging.getLogger(__name__)
 STREAM_ENDED_EARLY = "The connection to the AI provider ended before the answer was finished."
 
 
+# Past this, a number of minutes means nothing to a person (a misconfigured or hostile header).
+LONGEST_WAIT_SHOWN = 24 * 3600
+
+
 def _wait_phrase(seconds: float | None) -> str:
     if seconds is None or not math.isfinite(seconds) or seconds <= 0:
         return "Try again in a minute."
+    if seconds > LONGEST_WAIT_SHOWN:
+        return "Try again later."
     if seconds < 90:
         return f"Try again in {math.ceil(seconds)} s."
     return f"Try again in {math.ceil(seconds / 60)} min."
@@ -39,6 +46,9 @@ def failure_from(exc: Exception, *, model: str, partial: bool) -> TurnFailed:
     import httpx2
     import openai
 
+    if isinstance(exc, WireError):
+        logger.warning("Provider reply unusable: %s (%s)", exc.message, exc.detail[:500])
+        return TurnFailed(exc.message, exc.detail[:500], interrupted=partial)
     detail = f"{type(exc).__name__}: {exc}"[:500]
     logger.warning("Provider call failed: %s", detail)
     if isinstance(exc, openai.AuthenticationError):
