@@ -385,6 +385,8 @@ class TurnRun:
                     await self._on_text(event.text)
                 elif isinstance(event, ReasoningDelta):
                     self._reasoning.append(event.text)
+                    if time.monotonic() - self._last_push >= settings.CHAT_PUSH_SECONDS:
+                        await self._notify()  # reasoning is shown while it streams
                 elif isinstance(event, UsageReported):
                     self._usage["input_tokens"] = (
                         self._usage.get("input_tokens", 0) + event.input_tokens

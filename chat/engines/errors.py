@@ -5,7 +5,7 @@ import math
 from typing import TYPE_CHECKING
 
 from chat.engines.base import TurnFailed
-from chat.engines.wire import WireError
+from chat.engines.wire import WireError, provider_error
 
 if TYPE_CHECKING:
     import httpx2
@@ -96,8 +96,7 @@ def failure_from(exc: Exception, *, model: str, partial: bool) -> TurnFailed:
             )
         return TurnFailed("Could not reach the AI provider. Try again shortly.", detail)
     if isinstance(exc, openai.APIError):
-        # An error event inside the stream.
-        return TurnFailed(
-            "The AI provider reported an error mid-answer.", detail, interrupted=partial
-        )
+        # An error event inside the stream (Assistants runs, read by the SDK).
+        shown = provider_error({"error": {"message": exc.message}})
+        return TurnFailed(shown.message, detail, interrupted=partial)
     raise exc
