@@ -42,7 +42,9 @@ class TurnRunner:
         """Open this process's turn channel and start its loops (once); returns the channel."""
         async with self._ready:
             if not self.channel:
-                self.channel = await self.layer.new_channel("turns.")
+                # The default prefix: channels-redis multiplexes a process's channels by prefix,
+                # and one with its own prefix would starve the sockets' receive loop.
+                self.channel = await self.layer.new_channel()
                 self._background = [
                     asyncio.create_task(self._receive_stops(), name="turn-stops"),
                     asyncio.create_task(self._sweep_periodically(), name="turn-sweep"),

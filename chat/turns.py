@@ -507,7 +507,14 @@ class TurnRun:
                 fields.setdefault("usage", dict(self._usage))
                 fields["usage"]["tool_calls_refused"] = self._tool_calls_refused
         try:
-            message = await self._save_final_retrying(fields)
+            try:
+                message = await self._save_final_retrying(fields)
+            except Exception:
+                # The full answer could not be written (a bug, bad data): end it plainly, with
+                # the text of its last checkpoint, rather than leave the conversation locked.
+                logger.exception("Final save of turn %s failed; ending it plainly", self.message_id)
+                fallback = {"status": Message.Status.ERROR, "error_detail": UNEXPECTED_MESSAGE}
+                message = await self._save_final_retrying(fallback)
             self.finished = True
             self.message = message
             if not self.tool_calls:

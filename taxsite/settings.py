@@ -94,7 +94,16 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 500, "expiry": 30},
+            "CONFIG": {
+                # Explicit timeouts: the socket timeout must outlast channels-redis's 5 s
+                # blocking read, or idle sockets are closed with 1011 every few seconds.
+                "hosts": [
+                    {"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": 5}
+                ],
+                "prefix": env_str("CHANNEL_LAYER_PREFIX", "taxsite"),
+                "capacity": 500,
+                "expiry": 30,
+            },
         }
     }
 else:
