@@ -35,7 +35,9 @@ def test_killed_server_leaves_the_answer_interrupted_with_its_checkpointed_text(
     with serve_taxsite(tmp_path, port=port, **lease) as url:
         expect(answer).to_have_attribute("data-status", "interrupted", timeout=30_000)
         expect(answer).to_contain_text("On a yearly revenue")
-        expect(answer).to_contain_text("The server writing this answer stopped before it was finished.")
+        expect(answer).to_contain_text(
+            "The server writing this answer stopped before it was finished."
+        )
         expect(page.locator("#connection")).to_have_text("Live")
         page.screenshot(path=str(artifacts / "restart-interrupted.png"))
         box = page.get_by_role("textbox", name="Message")
