@@ -27,7 +27,7 @@ def chat_frames(step: Step, ids: Ids, body: dict[str, Any]) -> list[Frame]:
     output_tokens = 0
     if isinstance(step, Text) and step.reasoning:
         for word in words(step.reasoning):
-            frames.append(chunk({"reasoning_content": word}))
+            frames.append(Frame(chunk({"reasoning_content": word}).body, paced=True))
         output_tokens += len(words(step.reasoning))
     if isinstance(step, ToolCalls):
         if step.text:

@@ -52,12 +52,14 @@ def responses_frames(step: Step, ids: Ids, body: dict[str, Any]) -> list[Frame]:
             frames.append(
                 ev(
                     "response.reasoning_summary_text.delta",
+                    False,
                     item_id=item_id,
                     output_index=len(output),
                     summary_index=0,
                     delta=word,
                 )
             )
+            frames[-1].paced = True
         done = {**item, "summary": [{"type": "summary_text", "text": reasoning}]}
         frames.append(ev("response.output_item.done", output_index=len(output), item=done))
         output.append(done)

@@ -145,6 +145,8 @@ class _Handler(BaseHTTPRequestHandler):
         first = True
         try:
             for frame in frames:
+                if frame.paced and fake.token_delay:
+                    time.sleep(fake.token_delay)
                 if frame.is_delta:
                     if first and isinstance(step, Text) and step.first_delay:
                         time.sleep(step.first_delay)

@@ -18,7 +18,8 @@ def sse(data: Any, event: str | None = None) -> bytes:
 @dataclass
 class Frame:
     body: bytes
-    is_delta: bool = False
+    is_delta: bool = False  # an answer delta: paced, and counted by drop_after / error_after
+    paced: bool = False  # paced like a delta, not counted (reasoning deltas)
 
 
 class Ids:
