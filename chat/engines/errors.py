@@ -1,11 +1,12 @@
 """Provider failures turned into words for the person; details go to the log, not the page."""
 
+import json
 import logging
 import math
 from typing import TYPE_CHECKING
 
 from chat.engines.base import TurnFailed
-from chat.engines.wire import WireError, provider_error
+from chat.engines.wire import UNREADABLE, WireError, provider_error
 
 if TYPE_CHECKING:
     import httpx2
@@ -46,6 +47,8 @@ def failure_from(exc: Exception, *, model: str, partial: bool) -> TurnFailed:
     import httpx2
     import openai
 
+    if isinstance(exc, json.JSONDecodeError):  # garbage in a stream the SDK read (Assistants)
+        exc = WireError(UNREADABLE, f"not JSON: {exc.doc[:200]!r}")
     if isinstance(exc, WireError):
         logger.warning("Provider reply unusable: %s (%s)", exc.message, exc.detail[:500])
         return TurnFailed(exc.message, exc.detail[:500], interrupted=partial)

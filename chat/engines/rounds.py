@@ -10,7 +10,7 @@ Each engine supplies a `Rounds` object for one turn: how to run a round, how to 
 back, and how to leave the provider consistent when the turn ends with calls unanswered.
 """
 
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -80,7 +80,7 @@ class CallIds:
     that cannot collide with any other id in the request (the history's replay ids included).
     """
 
-    def __init__(self, history: list[PastMessage] = ()) -> None:  # type: ignore[assignment]
+    def __init__(self, history: Sequence[PastMessage] = ()) -> None:
         self._taken = {c.replay_id or c.call_id for m in history for c in m.tool_calls}
         self._count = 0
 

@@ -30,6 +30,14 @@ MAX_WHOLE_BODY = 1_000_000
 
 _SKIP: tuple[str, Any] = ("", None)
 _LINE_END = re.compile(rb"\r\n|\r|\n")
+_SSE_STARTS = (b"data:", b"event:", b":")
+
+
+async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    if first:
+        yield first
+    async for chunk in rest:
+        yield chunk
 
 
 class WireError(Exception):
@@ -150,12 +158,19 @@ class WireStream:
     async def payloads(self) -> AsyncIterator[tuple[str, Any]]:
         """(event name, parsed JSON) pairs; raises WireError for error events and garbage."""
         content_type = self.response.headers.get("content-type", "").lower()
-        if "text/event-stream" not in content_type:
-            async for payload in self._whole_body(content_type):
+        chunks = aiter(self.response.aiter_bytes())
+        first = b""
+        async for chunk in chunks:
+            first = chunk
+            if chunk.strip():
+                break
+        # An event stream under another content type (some proxies say text/plain) is still one.
+        if "text/event-stream" not in content_type and not first.lstrip().startswith(_SSE_STARTS):
+            async for payload in self._whole_body(content_type, first, chunks):
                 yield payload
             return
         decoder = _Decoder()
-        async for chunk in self.response.aiter_bytes():
+        async for chunk in _prepend(first, chunks):
             for event in decoder.feed(chunk):
                 parsed = self._parse(event)
                 if parsed is None:
@@ -193,10 +208,12 @@ class WireStream:
             raise provider_error(payload)
         return event.event, payload
 
-    async def _whole_body(self, content_type: str) -> AsyncIterator[tuple[str, Any]]:
+    async def _whole_body(
+        self, content_type: str, first: bytes, chunks: AsyncIterator[bytes]
+    ) -> AsyncIterator[tuple[str, Any]]:
         """A reply that is not an event stream: one JSON answer, a JSON error, or unusable."""
         body = bytearray()
-        async for chunk in self.response.aiter_bytes():
+        async for chunk in _prepend(first, chunks):
             body += chunk
             if len(body) > MAX_WHOLE_BODY:
                 raise WireError(UNREADABLE, f"a {content_type or 'untyped'} body over 1 MB")

@@ -157,3 +157,33 @@ async def test_reused_call_ids_across_turns_stay_distinct_in_stateless_history(
     assert len(calls) == 4
     assert len(set(calls)) == 4  # no id twice
     assert calls == outputs  # each call followed by its own output
+
+
+def test_the_standalone_fake_serves_a_capture_unchanged() -> None:
+    """`python -m tests.fake_openai --capture FILE` (what `make fake-openai` runs, plus a file)."""
+    import subprocess
+    import sys
+    import urllib.request
+
+    capture = "recorded/pydantic-ai/test_snowflake--test_snowflake_model_streaming.yaml"
+    root = Path(__file__).resolve().parents[3]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tests.fake_openai", "--port", "0", "--capture", capture],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        url = re.search(r"http://\S+/v1", server.stdout.readline())
+        assert url is not None
+        request = urllib.request.Request(  # noqa: S310 - a local URL we just printed
+            f"{url.group()}/chat/completions",
+            data=b'{"model": "m", "stream": true}',
+            headers={"authorization": "Bearer sk-x", "content-type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as reply:  # noqa: S310
+            assert reply.read() == load_capture(capture)[0].body
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -442,3 +442,23 @@ async def test_reasoning_is_stored_apart_and_never_replayed(
     sent = json.dumps(fake_openai.requests_to("/chat/completions")[-1].body)
     assert "Forty-two." in sent
     assert "SECRET" not in sent
+
+
+async def test_an_event_stream_under_another_content_type_is_read(
+    alice: User, chat_engine: FakeOpenAI
+) -> None:
+    chat_engine.script(
+        Raw(body(chunk({"content": "Plain."}, "stop"), usage()), content_type="text/plain")
+    )
+    answer = await ask(alice, "hello")
+    assert (answer.status, answer.text) == ("complete", "Plain.")
+
+
+async def test_garbage_in_an_assistants_stream_is_explained(
+    alice: User, fake_openai: FakeOpenAI, settings: Any
+) -> None:
+    settings.ASSISTANT_ENGINE = "assistants"
+    fake_openai.script(Raw(b"event: thread.run.created\ndata: {not json\n\n"))
+    answer = await ask(alice, "hello")
+    assert answer.status == "error"
+    assert answer.error_detail == "The AI provider sent a reply we could not read."
