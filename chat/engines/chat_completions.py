@@ -35,7 +35,7 @@ from chat.engines.rounds import (
     ToolCallRequest,
     run_rounds,
 )
-from chat.engines.wire import WireStream
+from chat.engines.wire import WireStream, token_count
 
 CUT_SHORT = "The answer was cut short by the AI provider ({reason})."
 FILTERED = "The AI provider's content filter stopped this answer."
@@ -117,14 +117,14 @@ class ChunkReader:
         index = piece.get("index")
         function = piece.get("function") or {}
         call: _Call | None = None
-        if call_id:
-            call = next((c for c in self.calls if c.provider_id == call_id), None)
-        if call is None and index is not None and index in self.by_index:
-            known = self.by_index[index]
+        if index is not None:
+            known = self.by_index.get(index)
             # Same index with a new id: a new call (servers that send index 0 for every call).
-            if not call_id or not known.provider_id:
+            if known is not None and (not call_id or known.provider_id in ("", call_id)):
                 call = known
-        if call is None and index is None and not call_id and self.calls:
+        elif call_id:
+            call = next((c for c in self.calls if c.provider_id == call_id), None)
+        elif self.calls:
             call = self.calls[-1]  # a continuation without index or id
         if call is None:
             call = _Call(call_id)
@@ -190,8 +190,8 @@ class ChatRounds:
             yield event
         if reader.usage is not None:
             yield UsageReported(
-                int(reader.usage.get("prompt_tokens") or 0),
-                int(reader.usage.get("completion_tokens") or 0),
+                token_count(reader.usage.get("prompt_tokens")),
+                token_count(reader.usage.get("completion_tokens")),
             )
         self.round_text = "".join(reader.text)
         reason = reader.finish_reason

@@ -28,7 +28,7 @@ from chat.engines.errors import STREAM_ENDED_EARLY
 from chat.engines.history import responses_items, responses_tools
 from chat.engines.reasoning import ThinkSplitter
 from chat.engines.rounds import CallIds, RoundResult, ToolCallRequest, run_rounds
-from chat.engines.wire import WireStream, provider_error
+from chat.engines.wire import WireStream, provider_error, token_count
 
 STATE_MODES = ("conversation", "previous_response_id", "stateless")
 # The Conversations API takes at most 20 items per call.
@@ -131,8 +131,8 @@ class ResponsesRounds:
         usage = finished.get("usage")
         if isinstance(usage, dict):
             yield UsageReported(
-                int(usage.get("input_tokens") or usage.get("prompt_tokens") or 0),
-                int(usage.get("output_tokens") or usage.get("completion_tokens") or 0),
+                token_count(usage.get("input_tokens") or usage.get("prompt_tokens")),
+                token_count(usage.get("output_tokens") or usage.get("completion_tokens")),
             )
         status = finished.get("status")
         if status == "failed":

@@ -123,6 +123,14 @@ def _error_text(payload: Any) -> str:
     return str(error)
 
 
+def token_count(value: Any) -> int:
+    """A token count as servers send it (int, float or numeric string); 0 if unreadable."""
+    try:
+        return max(0, int(value or 0))
+    except (TypeError, ValueError):
+        return 0
+
+
 def provider_error(payload: Any) -> WireError:
     text = " ".join(_error_text(payload).split())
     shown = text if len(text) <= SHOWN_ERROR_CHARS else text[: SHOWN_ERROR_CHARS - 1] + "…"

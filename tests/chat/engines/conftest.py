@@ -17,12 +17,11 @@ from tests.fake_openai import FakeOpenAI, Recorded
 
 class Listener:
     def __init__(self) -> None:
-        self.updates: list[turns.TurnUpdate] = []
-        self.reasoning_seen: list[str] = []
+        # (text, reasoning) as each push showed them: the message object itself changes later.
+        self.seen: list[tuple[str, str]] = []
 
     async def turn_changed(self, update: turns.TurnUpdate) -> None:
-        self.updates.append(update)
-        self.reasoning_seen.append(update.message.reasoning)
+        self.seen.append((update.message.text, update.message.reasoning))
 
 
 async def ask(

@@ -127,7 +127,7 @@ async def test_reasoning_reaches_the_page_while_it_streams(
     answer = await ask(alice, "hello", listener=listener)
     assert answer.reasoning.startswith("step0 step1")
     # Pushed before the answer began: some update carried reasoning and no text yet.
-    assert any(u.message.reasoning and not u.message.text for u in listener.updates[:-1])
+    assert any(reasoning and not text for text, reasoning in listener.seen)
 
 
 async def test_reasoning_section_over_the_socket(
