@@ -462,3 +462,47 @@ async def test_garbage_in_an_assistants_stream_is_explained(
     answer = await ask(alice, "hello")
     assert answer.status == "error"
     assert answer.error_detail == "The AI provider sent a reply we could not read."
+
+
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        # One id for both calls, told apart by index (servers that number ids badly).
+        [{"index": 0, "id": "call_0"}, {"index": 1, "id": "call_0"}],
+        # Index 0 for every call, told apart by id (servers that never count).
+        [{"index": 0, "id": "call_a"}, {"index": 0, "id": "call_b"}],
+    ],
+    ids=["same-id-two-indexes", "same-index-two-ids"],
+)
+async def test_two_parallel_calls_stay_two(
+    alice: User, chat_engine: FakeOpenAI, pieces: list[dict[str, Any]]
+) -> None:
+    revenues = ["85000", "20000"]
+    chunks = [
+        chunk(
+            {
+                "tool_calls": [
+                    {
+                        **piece,
+                        "type": "function",
+                        "function": {
+                            "name": "calculate_tax",
+                            "arguments": json.dumps({"revenue": revenue}),
+                        },
+                    }
+                ]
+            }
+        )
+        for piece, revenue in zip(pieces, revenues, strict=True)
+    ]
+    chat_engine.script(Raw(body(*chunks, chunk({}, "tool_calls"))))
+    answer = await ask(alice, "hello")
+    receipts = [c async for c in ToolCall.objects.filter(message=answer).order_by("pk")]
+    assert [r.result["revenue"] if r.result else r.error for r in receipts] == [
+        "85000.00",
+        "20000.00",
+    ]
+    messages = chat_engine.requests_to("/chat/completions")[1].body["messages"]
+    calls = [c["id"] for m in messages for c in m.get("tool_calls") or []]
+    assert calls == [m["tool_call_id"] for m in messages if m["role"] == "tool"]
+    assert len(set(calls)) == 2  # sent back under ids that cannot be confused
