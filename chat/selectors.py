@@ -23,10 +23,15 @@ def conversation_get(*, user: AnyUser, conversation_id: int) -> Conversation | N
 
 
 def message_list(*, conversation: Conversation) -> QuerySet[Message]:
-    """The transcript, with the receipts of each message's tool calls."""
-    return conversation.messages.prefetch_related(
-        Prefetch("tool_calls", queryset=ToolCall.objects.order_by("created_at", "pk"))
-    ).order_by("created_at", "pk")
+    """The transcript, with the receipts of each message's tool calls (and each answer's vote,
+    review/_feedback.html: one join instead of a query per bubble)."""
+    return (
+        conversation.messages.select_related("feedback")
+        .prefetch_related(
+            Prefetch("tool_calls", queryset=ToolCall.objects.order_by("created_at", "pk"))
+        )
+        .order_by("created_at", "pk")
+    )
 
 
 def message_streaming(*, conversation: Conversation) -> Message | None:

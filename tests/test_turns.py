@@ -110,6 +110,7 @@ async def test_stop_from_two_tabs_a_hundred_times_never_leaves_a_turn_streaming(
 ) -> None:
     settings.OFFLINE_TOKEN_DELAY = 0.01  # an answer of a second or more: Stop lands mid-answer
     settings.CHAT_RATE_LIMIT_TURNS = 10_000
+    settings.CHAT_FRAMES_PER_SECOND = 10_000  # these tabs press Stop faster than any person
     conversation = await asyncio.to_thread(services.conversation_get_or_create_empty, owner=alice)
     first, second = await two_tabs(alice, conversation)
     for _ in range(100):
@@ -130,6 +131,7 @@ async def test_stop_right_after_the_question_never_leaves_a_turn_streaming(
 ) -> None:
     settings.OFFLINE_TOKEN_DELAY = 0.01
     settings.CHAT_RATE_LIMIT_TURNS = 10_000
+    settings.CHAT_FRAMES_PER_SECOND = 10_000  # these tabs press Stop faster than any person
     conversation = await asyncio.to_thread(services.conversation_get_or_create_empty, owner=alice)
     first, second = await two_tabs(alice, conversation)
     for _ in range(50):
