@@ -108,13 +108,17 @@ def test_reasoning_shows_collapsed_and_sanitized_after_the_answer() -> None:
     assert "think" not in answer.group(1)  # the answer is only the answer
 
 
-def test_reasoning_streams_as_escaped_text_open_until_the_answer_starts() -> None:
+def test_reasoning_streams_as_escaped_text_into_an_open_section() -> None:
     thinking = _bubble(status=Message.Status.STREAMING, text="", reasoning="a < b <b>bold</b>")
     assert '<details class="reasoning" open>' in thinking
-    assert "a &lt; b &lt;b&gt;bold&lt;/b&gt;" in thinking
-    answering = _bubble(status=Message.Status.STREAMING, text="Now", reasoning="a")
-    assert '<details class="reasoning">' in answering
-    assert _bubble(status=Message.Status.COMPLETE, text="x").count("<details") == 0
+    # The target streaming deltas append to (as text nodes), escaped in the snapshot too.
+    assert "data-reasoning-text>a &lt; b &lt;b&gt;bold&lt;/b&gt;</div>" in thinking
+    # Before any reasoning the target is there, empty (hidden by CSS until text arrives).
+    assert "data-reasoning-text></div>" in _bubble(status=Message.Status.STREAMING, text="")
+    assert "<details" not in _bubble(status=Message.Status.COMPLETE, text="x")
+    assert "<details" not in fragments.message_bubble(
+        Message(pk=2, role=Message.Role.USER, text="hi"), []
+    )
 
 
 async def test_reasoning_reaches_the_page_while_it_streams(
