@@ -168,7 +168,9 @@ def _conversation_for(user: Any, conversation_id: int) -> Conversation | None:
 
 @db_async
 def _transcript_html(conversation: Conversation) -> str:
-    return fragments.messages_replaced(selectors.message_list(conversation=conversation))
+    # features: the latest page only ("Load earlier" fetches the rest over HTTP).
+    page = selectors.message_page(conversation=conversation)
+    return fragments.messages_replaced(page.messages, has_earlier=page.has_earlier)
 
 
 @db_async

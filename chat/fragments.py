@@ -19,11 +19,12 @@ def messages_appended(messages: Iterable[tuple[Message, Sequence[ToolCall]]]) ->
     return f'<div id="messages" hx-swap-oob="beforeend">{bubbles}</div>'
 
 
-def messages_replaced(messages: Iterable[Message]) -> str:
-    """The whole transcript; `messages` must have their tool calls prefetched."""
+def messages_replaced(messages: Iterable[Message], *, has_earlier: bool = False) -> str:
+    """The transcript (or its latest page, then `has_earlier` offers "Load earlier");
+    `messages` must have their tool calls prefetched."""
     return render_to_string(
         "chat/_messages.html",
-        {"transcript": messages, "oob": True},
+        {"transcript": messages, "oob": True, "has_earlier": has_earlier},
     )
 
 
