@@ -46,7 +46,9 @@ def _with_receipts(messages: QuerySet[Message]) -> QuerySet[Message]:
 
 def message_list(*, conversation: Conversation) -> QuerySet[Message]:
     """The transcript (current versions only), with the receipts of each message's tool calls."""
-    return _with_receipts(conversation.messages.filter(is_current=True)).order_by("created_at", "pk")
+    return _with_receipts(conversation.messages.filter(is_current=True)).order_by(
+        "created_at", "pk"
+    )
 
 
 @dataclass(frozen=True)
@@ -171,9 +173,9 @@ def conversation_search(*, user: AnyUser, query: str) -> list[SearchHit]:
         from django.contrib.postgres.search import SearchQuery, SearchVector
 
         words = SearchQuery(query, config="simple", search_type="websearch")
-        conversations = conversations.annotate(
-            match=SearchVector("title", config="simple")
-        ).filter(Q(match=words) | Q(title__icontains=query))
+        conversations = conversations.annotate(match=SearchVector("title", config="simple")).filter(
+            Q(match=words) | Q(title__icontains=query)
+        )
         messages = messages.annotate(match=SearchVector("text", config="simple")).filter(
             Q(match=words) | Q(text__icontains=query)
         )
@@ -181,9 +183,7 @@ def conversation_search(*, user: AnyUser, query: str) -> list[SearchHit]:
         for word in query.split()[:8]:
             conversations = conversations.filter(title__icontains=word)
             messages = messages.filter(text__icontains=word)
-    hits = [
-        SearchHit(c.pk, c.title, None, c.title) for c in conversations[:SEARCH_RESULTS]
-    ]
+    hits = [SearchHit(c.pk, c.title, None, c.title) for c in conversations[:SEARCH_RESULTS]]
     hits += [
         SearchHit(m.conversation_id, m.conversation.title, m.pk, m.text)
         for m in messages.order_by("-pk")[:SEARCH_RESULTS]

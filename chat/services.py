@@ -55,9 +55,7 @@ def conversation_delete(*, conversation: Conversation) -> None:
     """
     now = timezone.now()
     with transaction.atomic():
-        Message.objects.filter(
-            conversation=conversation, status=Message.Status.STREAMING
-        ).update(
+        Message.objects.filter(conversation=conversation, status=Message.Status.STREAMING).update(
             status=Message.Status.INTERRUPTED,
             error_detail=DELETED_MESSAGE,
             turn_owner="",
@@ -195,7 +193,7 @@ def message_edit(
 ) -> VersionedTurn:
     """Resend the person's last question with new text: the earlier question and its answers
     are kept as an earlier version (a branch), the new question is answered as usual."""
-    conversation, last = _last_of(user, conversation_id, message_id)
+    conversation, _ = _last_of(user, conversation_id, message_id)
     question = (
         conversation.messages.filter(pk=message_id, role=Message.Role.USER, is_current=True)
         .order_by()

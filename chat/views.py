@@ -1,5 +1,6 @@
 """Pages: the conversation page, starting a new conversation, and signing up."""
 
+import contextlib
 import logging
 
 from asgiref.sync import async_to_sync
@@ -47,7 +48,9 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404("No such conversation.")
     engine = get_engine()
     at = request.GET.get("at", "")
-    page = selectors.message_page(conversation=conversation, at_id=int(at) if at.isdigit() else None)
+    page = selectors.message_page(
+        conversation=conversation, at_id=int(at) if at.isdigit() else None
+    )
     return render(
         request,
         "chat/conversation.html",
@@ -101,10 +104,9 @@ def _sidebar_response(request: HttpRequest, current_pk: int | None) -> HttpRespo
 def conversation_rename(request: HttpRequest, pk: int) -> HttpResponse:
     """Rename from the sidebar: htmx gets the list (and the page title) back, a form a redirect."""
     conversation = _owned_or_404(request, pk)
-    try:
+    # An empty title keeps the old one, as Escape would.
+    with contextlib.suppress(services.ConversationRefused):
         services.conversation_rename(conversation=conversation, title=request.POST.get("title", ""))
-    except services.ConversationRefused:
-        pass  # an empty title keeps the old one, as Escape would
     if request.htmx:  # type: ignore[attr-defined]
         current = request.POST.get("current", "")
         return _sidebar_response(request, int(current) if current.isdigit() else None)
@@ -121,7 +123,7 @@ def conversation_delete(request: HttpRequest, pk: int) -> HttpResponse:
     services.conversation_delete(conversation=conversation)
     # Open sockets on it close (they answer "not found" from now on).
     try:
-        async_to_sync(get_channel_layer().group_send)(  # type: ignore[union-attr]
+        async_to_sync(get_channel_layer().group_send)(
             conversation_group(pk), {"type": "conversation.deleted"}
         )
     except Exception:  # the channel layer is down: the next frame is refused anyway
@@ -155,15 +157,13 @@ def conversation_export(request: HttpRequest, pk: int, kind: str) -> HttpRespons
 @require_GET
 @login_required
 def message_page(request: HttpRequest, pk: int) -> HttpResponse:
-    """"Load earlier": the page of messages before `before`, with its own "Load earlier"."""
+    """ "Load earlier": the page of messages before `before`, with its own "Load earlier"."""
     conversation = _owned_or_404(request, pk)
     before = request.GET.get("before", "")
     if not before.isdigit():
         raise Http404("No such page.")
     page = selectors.message_page(conversation=conversation, before_id=int(before))
-    return render(
-        request, "chat/_message_page.html", {"conversation": conversation, "page": page}
-    )
+    return render(request, "chat/_message_page.html", {"conversation": conversation, "page": page})
 
 
 @require_GET
