@@ -27,6 +27,8 @@ def conversation_id(alice: User) -> int:
     started.assistant_message.text = "needle answer <img src=x onerror=alert(2)>"
     started.assistant_message.status = Message.Status.COMPLETE
     started.assistant_message.save()
+    # The made-up title is "Tax on €85,000"; a person's own title may hold markup.
+    services.conversation_rename(conversation=conversation, title="<script>alert(1)</script>")
     return conversation.pk
 
 

@@ -211,6 +211,27 @@
       function () { flash(button, "Copy failed"); });
   });
 
+  // Regenerate, Retry, Edit: sent over the conversation's socket through one form outside the
+  // transcript (the transcript itself holds no form).
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-ws-action]");
+    var form = document.getElementById("action-form");
+    if (!button || !form) return;
+    var action = button.dataset.wsAction;
+    var text = "";
+    if (action === "edit") {
+      var editor = button.closest(".edit-form");
+      text = editor ? $("textarea", editor).value : "";
+      if (text.trim() === "") return;
+    }
+    form.elements.action.value = action;
+    form.elements.message_id.value = button.dataset.messageId;
+    form.elements.message.value = text;
+    form.requestSubmit();
+    button.disabled = true; // once; the new version replaces this bubble (or a refusal shows)
+    window.setTimeout(function () { button.disabled = false; }, 4000);
+  });
+
   function editFormOf(toggle) { return document.getElementById(toggle.getAttribute("aria-controls")); }
 
   function closeEdit(form) {
@@ -246,7 +267,8 @@
       closeEdit(form);
     } else if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.target.tagName === "TEXTAREA") {
       event.preventDefault();
-      if (event.target.value.trim() !== "") form.requestSubmit();
+      var send = $("[data-ws-action=edit]", form);
+      if (send && event.target.value.trim() !== "") send.click();
     }
   });
 
