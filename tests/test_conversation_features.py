@@ -28,7 +28,9 @@ def logged_in(user: User) -> Client:
     return client
 
 
-def ask(conversation: Conversation, question: str, answer: str, *, with_card: bool = False) -> Message:
+def ask(
+    conversation: Conversation, question: str, answer: str, *, with_card: bool = False
+) -> Message:
     started = turns.turn_start(conversation=conversation, text=question, engine=OfflineEngine())
     message = started.assistant_message
     message.text = answer
@@ -170,7 +172,9 @@ def test_delete_of_someone_elses_conversation_is_404(alice: User, bob: User) -> 
 
 def test_delete_ends_a_streaming_answer(alice: User) -> None:
     conversation = new_conversation(alice)
-    started = turns.turn_start(conversation=conversation, text="tax on 85000", engine=OfflineEngine())
+    started = turns.turn_start(
+        conversation=conversation, text="tax on 85000", engine=OfflineEngine()
+    )
     services.conversation_delete(conversation=conversation)
     answer = Message.objects.get(pk=started.assistant_message.pk)
     assert answer.status == Message.Status.INTERRUPTED
@@ -226,7 +230,12 @@ def test_search_result_opens_the_conversation_at_an_older_message(alice: User) -
 
 def test_exports_markdown_json_and_calculations_csv(alice: User, bob: User) -> None:
     conversation = new_conversation(alice)
-    ask(conversation, "What is the tax on 85,000 euros?", "The tax is **€14,500.00**.", with_card=True)
+    ask(
+        conversation,
+        "What is the tax on 85,000 euros?",
+        "The tax is **€14,500.00**.",
+        with_card=True,
+    )
     client = logged_in(alice)
 
     md = client.get(f"/c/{conversation.pk}/export.md")
@@ -258,7 +267,9 @@ def test_export_command_writes_the_same_files(alice: User, tmp_path: object) -> 
     conversation = new_conversation(alice)
     ask(conversation, "tax on 85000 EUR", "answer", with_card=True)
     out = io.StringIO()
-    call_command("export_conversation", conversation.pk, "--user", "alice", "--format", "csv", stdout=out)
+    call_command(
+        "export_conversation", conversation.pk, "--user", "alice", "--format", "csv", stdout=out
+    )
     assert "85000.00,14500.00,17.06" in out.getvalue()
     out = io.StringIO()
     call_command("export_conversation", conversation.pk, "--user", "alice", stdout=out)
@@ -288,14 +299,19 @@ def test_regenerate_keeps_the_earlier_answer_as_a_version(alice: User) -> None:
     assert (second.version_of_id, second.version_number, second.is_streaming) == (first.pk, 2, True)
     assert Message.objects.get(pk=first.pk).is_current is False
     transcript = list(selectors.message_list(conversation=conversation))
-    assert [m.pk for m in transcript][-1] == second.pk and first.pk not in [m.pk for m in transcript]
+    assert [m.pk for m in transcript][-1] == second.pk and first.pk not in [
+        m.pk for m in transcript
+    ]
     # The history given to the engine: the question only, not the replaced answer.
     history, user_text = turns._history(conversation, second)
     assert history == [] and user_text == "tax on 85000 EUR"
     # A second regenerate while this one streams is refused.
     with pytest.raises(turns.TurnRejected, match="still being written"):
         services.message_regenerate(
-            user=alice, conversation_id=conversation.pk, message_id=second.pk, engine=OfflineEngine()
+            user=alice,
+            conversation_id=conversation.pk,
+            message_id=second.pk,
+            engine=OfflineEngine(),
         )
 
 
@@ -390,7 +406,9 @@ def test_edit_with_empty_text_changes_nothing(alice: User) -> None:
 def test_a_version_starts_a_fresh_provider_thread(alice: User) -> None:
     conversation = new_conversation(alice)
     answer = ask(conversation, "tax on 85000 EUR", "a")
-    Conversation.objects.filter(pk=conversation.pk).update(engine="responses", provider_thread_id="conv_1")
+    Conversation.objects.filter(pk=conversation.pk).update(
+        engine="responses", provider_thread_id="conv_1"
+    )
     services.message_regenerate(
         user=alice, conversation_id=conversation.pk, message_id=answer.pk, engine=OfflineEngine()
     )
