@@ -39,6 +39,7 @@ def engine_label(name: str) -> str:
 # --- features: sidebar groups and search snippets ---------------------------------------------
 
 SNIPPET_CHARS = 140
+_MARKDOWN_MARKS = re.compile(r"[*_`#|>]+")
 
 
 @register.filter
@@ -62,7 +63,7 @@ def by_day(conversations: Iterable[Any]) -> list[dict[str, Any]]:
 @register.filter
 def snippet(text: str, query: str) -> SafeString:
     """A short excerpt of `text` around the first word of `query`, that word marked."""
-    text = " ".join(text.split())
+    text = " ".join(_MARKDOWN_MARKS.sub("", text).split())
     words = [w for w in query.split() if w]
     lowered = text.lower()
     start = min((i for i in (lowered.find(w.lower()) for w in words) if i >= 0), default=0)
@@ -72,7 +73,9 @@ def snippet(text: str, query: str) -> SafeString:
     suffix = "…" if begin + SNIPPET_CHARS < len(text) else ""
     if not words:
         return format_html("{}{}{}", prefix, excerpt, suffix)
-    pattern = re.compile("|".join(re.escape(w) for w in words), re.IGNORECASE)
+    # The whole phrase where it appears, else each word.
+    terms = [" ".join(words), *words] if len(words) > 1 else words
+    pattern = re.compile("|".join(re.escape(t) for t in terms), re.IGNORECASE)
     parts: list[str] = []
     last = 0
     for match in pattern.finditer(excerpt):

@@ -67,11 +67,17 @@
     if (region && text) region.textContent = text;
   }
 
-  // Finished sentences only: up to the last ".", "!" or "?" that a space follows, or a line end
-  // (a "." at the very end may be a decimal point still being written: "85,000." then "50").
+  // What a listener hears: the answer's words without Markdown marks, whitespace collapsed, so
+  // that the streamed text (raw or rendered) and the finished answer's source line up.
+  function spoken(text) {
+    return text.replace(/[*_`#>|]+/g, "").replace(/(^|\n)\s*[-+]\s+/g, "$1").replace(/\s+/g, " ").trim();
+  }
+
+  // Finished sentences only: up to the last ".", "!" or "?" that a space follows (a "." at the
+  // very end may be a decimal point still being written: "85,000." then "50").
   function lastSentenceEnd(text, from) {
     var end = -1;
-    var re = /[.!?\u3002](?=\s)|\n/g;
+    var re = /[.!?\u3002](?=\s)/g;
     re.lastIndex = from;
     var match;
     while ((match = re.exec(text)) !== null) end = match.index + 1;
@@ -81,8 +87,8 @@
   function followAnswer() {
     var bubble = $(STREAMING);
     if (bubble) {
-      var body = $(".bubble-body", bubble);
-      var text = body ? body.textContent : "";
+      var source = $(".streaming-text", bubble) || $(".bubble-body", bubble);
+      var text = spoken(source ? source.textContent : "");
       if (announced.id !== bubble.id) announced = { id: bubble.id, offset: 0 };
       var end = lastSentenceEnd(text, announced.offset);
       if (end > announced.offset) {
@@ -92,7 +98,8 @@
     } else if (announced.id) {
       var finished = document.getElementById(announced.id);
       if (finished) {
-        var rest = ($(".bubble-body", finished) || finished).textContent.slice(announced.offset);
+        var whole = $("template.message-source", finished);
+        var rest = spoken(whole ? whole.content.textContent : "").slice(announced.offset);
         var notice = $(".bubble-notice", finished);
         announce(rest + (notice ? " " + notice.textContent : ""));
       }
