@@ -1,4 +1,10 @@
-"""Turn listeners that send each change to every socket on the conversation."""
+"""Turn listeners that send each change to every socket on the conversation.
+
+A delta push is a small JSON frame (new text, the blocks that changed, numbered), serialized
+once for all sockets; receipts, snapshots and the end are the whole bubble, as HTML.
+"""
+
+from typing import Any
 
 from channels.layers import get_channel_layer
 
@@ -6,18 +12,33 @@ from chat import fragments
 from chat.db import db_async
 from chat.groups import conversation_group
 from chat.models import Message, ToolCall
+from chat.streaming import delta_frame
 from chat.turns import TurnUpdate
+
+
+def update_frame(update: TurnUpdate) -> str:
+    """The text frame a socket receives for an update."""
+    if update.whole:
+        return fragments.message_bubble(update.message, update.tool_calls, seq=update.seq)
+    return delta_frame(
+        message_id=update.message.pk,
+        seq=update.seq,
+        start=update.blocks_from,
+        blocks=list(update.blocks),
+        text=update.delta,
+        reasoning=update.reasoning_delta,
+    )
 
 
 class ConversationBroadcaster:
     def __init__(self, conversation_id: int) -> None:
         self.group = conversation_group(conversation_id)
-        self.layer = get_channel_layer()
+        self.layer: Any = get_channel_layer()
 
     async def turn_changed(self, update: TurnUpdate) -> None:
-        # The whole bubble each time: a socket that missed a frame is whole again at the next one.
-        html = fragments.message_bubble(update.message, update.tool_calls)
-        await self.layer.group_send(self.group, {"type": "chat.fragment", "html": html})
+        await self.layer.group_send(
+            self.group, {"type": "chat.fragment", "html": update_frame(update)}
+        )
 
 
 @db_async
@@ -26,9 +47,15 @@ def _message_with_receipts(message_id: int) -> tuple[Message, list[ToolCall]]:
     return message, list(message.tool_calls.order_by("created_at", "pk"))
 
 
+async def stored_bubble(message_id: int) -> str:
+    """A message's bubble as stored (a finished answer, or the last checkpoint of a stream)."""
+    message, receipts = await _message_with_receipts(message_id)
+    return fragments.message_bubble(message, receipts, seq=0 if message.is_streaming else 1 << 30)
+
+
 async def broadcast_message(message_id: int) -> None:
     """Send a message as stored to its conversation's sockets (after a sweep or a stop)."""
     message, receipts = await _message_with_receipts(message_id)
     await ConversationBroadcaster(message.conversation_id).turn_changed(
-        TurnUpdate(message, receipts, finished=not message.is_streaming)
+        TurnUpdate(message, receipts, finished=not message.is_streaming, seq=1 << 30)
     )

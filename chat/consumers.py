@@ -2,8 +2,10 @@
 
 import json
 import logging
+import time
 from importlib import import_module
 from typing import Any
+from urllib.parse import parse_qs
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -15,8 +17,9 @@ from chat import fragments, selectors, services, turns
 from chat.db import db_async
 from chat.engines import get_engine
 from chat.groups import conversation_group, user_group
-from chat.models import Conversation
-from chat.runner import turn_launch, turn_owner, turn_stop
+from chat.models import Conversation, Message
+from chat.runner import turn_launch, turn_owner, turn_snapshot, turn_stop
+from chat.socket_limits import FrameBudget, socket_closed, socket_opened
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +35,13 @@ CLOSE_TRY_AGAIN = 1011  # htmx's ws extension reconnects after this code
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
 CLOSE_SESSION_ENDED = 4001
+CLOSE_TOO_MANY_SOCKETS = 4008
+CLOSE_FLOODING = 4429
+TOO_FAST = "You are sending faster than we can take; some of it was ignored. Slow down a little."
+TOO_MANY_TABS = (
+    "This tab was closed because your account has too many tabs open; the newest ones stay "
+    "connected. Reload to use this one."
+)
 
 VERSION_ACTIONS = ("regenerate", "retry", "edit")
 
@@ -42,6 +52,8 @@ class ConversationConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         self.groups_joined = []
+        self.budget = FrameBudget()
+        self.session_checked_at = time.monotonic()
         user = self.scope["user"]
         if not user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)
@@ -56,6 +68,8 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             for group in (conversation_group(conversation_id), user_group(user.pk)):
                 await self.channel_layer.group_add(group, self.channel_name)
                 self.groups_joined.append(group)
+            for oldest in socket_opened(user_id=user.pk, channel_name=self.channel_name):
+                await self.channel_layer.send(oldest, {"type": "socket.evicted"})
         except Exception:
             # The channel layer (Redis) is down: say so; the page keeps trying to reconnect.
             logger.exception("Channel layer unavailable for conversation %s", conversation_id)
@@ -65,15 +79,46 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             return
         await turn_owner()  # this process's turn runner: stops routed here, dead turns swept
         await self.accept()
-        # Catch up: whatever happened while this socket was away, from the database.
-        await self.send(text_data=await _transcript_html(conversation))
+        await self.catch_up(conversation, after=_after_from(self.scope.get("query_string", b"")))
+
+    async def catch_up(self, conversation: Conversation, *, after: int | None) -> None:
+        """What this socket missed, from the database (bounded), then any streaming answer as
+        it stands right now, from the process writing it."""
+        missed, complete = await _missed(conversation, after)
+        if after is None or not complete:
+            # features: a truncated catch-up offers "Load earlier" for the rest.
+            await self.send(text_data=fragments.messages_replaced(missed, has_earlier=not complete))
+        elif missed:
+            await self.send(
+                text_data=fragments.messages_appended((m, list(m.tool_calls.all())) for m in missed)
+            )
+        target = await _streaming_target(conversation.pk)
+        if target is not None:
+            message_id, owner, lease_live = target
+            await turn_snapshot(
+                message_id=message_id,
+                owner=owner,
+                lease_live=lease_live,
+                reply_to=self.channel_name,
+            )
 
     async def disconnect(self, code: int) -> None:
         # The turn keeps running: leaving the page must not lose the answer.
+        user = self.scope["user"]
+        if user.is_authenticated:
+            socket_closed(user_id=user.pk, channel_name=self.channel_name)
         for group in self.groups_joined:
             await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        # Limits first: a flood costs a counter, not a query or a parse per frame.
+        if not self.budget.allow():
+            if self.budget.abusive:
+                logger.warning("Socket of user %s closed for flooding", self.scope["user"].pk)
+                await self.close(code=CLOSE_FLOODING)
+            elif self.budget.refused == 1:
+                await self.send(text_data=fragments.alert(TOO_FAST))
+            return
         if not await self.session_still_valid():
             await self.close(code=CLOSE_SESSION_ENDED)
             return
@@ -88,13 +133,38 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             await self.start_turn(payload.get("message"))
         elif action in VERSION_ACTIONS:  # features: regenerate, retry, edit
             await self.start_version(action, payload)
+        elif action == "resync":
+            await self.resync(payload.get("message"))
         else:
             await self.send(text_data=fragments.alert("Unknown action."))
 
     async def session_still_valid(self) -> bool:
-        """The session may have ended since connect (logout elsewhere, password change)."""
+        """The session may have ended since connect (logout elsewhere, password change).
+
+        Re-read at most every CHAT_SESSION_RECHECK_SECONDS: logging out and changing the password
+        close the person's sockets at once; this catches sessions ended any other way.
+        """
+        now = time.monotonic()
+        if now - self.session_checked_at < settings.CHAT_SESSION_RECHECK_SECONDS:
+            return True
         session_key = self.scope["session"].session_key
-        return bool(session_key) and await _session_user_id(session_key) == self.scope["user"].pk
+        valid = bool(session_key) and await _session_user_id(session_key) == self.scope["user"].pk
+        self.session_checked_at = now
+        return valid
+
+    async def resync(self, message_id: object) -> None:
+        """The page missed a frame of an answer: send it the answer as it stands."""
+        if not isinstance(message_id, int):
+            return
+        found = await _owner_of(self.conversation_id, message_id)
+        if found is not None:
+            owner, lease_live = found
+            await turn_snapshot(
+                message_id=message_id,
+                owner=owner,
+                lease_live=lease_live,
+                reply_to=self.channel_name,
+            )
 
     async def start_turn(self, text: object) -> None:
         if not isinstance(text, str):
@@ -159,7 +229,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             engine=engine,
         )
 
-    # --- Group messages (only the server sends these) ----------------------------------------
+    # --- Channel-layer messages (only the server sends these) --------------------------------
 
     async def chat_fragment(self, event: dict[str, Any]) -> None:
         await self.send(text_data=event["html"])
@@ -169,6 +239,18 @@ class ConversationConsumer(AsyncWebsocketConsumer):
 
     async def conversation_deleted(self, event: dict[str, Any]) -> None:
         await self.close(code=CLOSE_NOT_FOUND)
+
+    async def socket_evicted(self, event: dict[str, Any]) -> None:
+        await self.send(text_data=fragments.alert(TOO_MANY_TABS))
+        await self.close(code=CLOSE_TOO_MANY_SOCKETS)
+
+
+def _after_from(query_string: bytes) -> int | None:
+    """The id of the last message the page already has (`?after=`), if it said."""
+    values = parse_qs(query_string.decode("latin-1")).get("after")
+    if not values or not values[0].isdigit() or len(values[0]) > 18:
+        return None
+    return int(values[0])
 
 
 def _parse_frame(text_data: str | None, bytes_data: bytes | None) -> dict[str, Any] | str:
@@ -203,10 +285,27 @@ def _conversation_for(user: Any, conversation_id: int) -> Conversation | None:
 
 
 @db_async
-def _transcript_html(conversation: Conversation) -> str:
-    # features: the latest page only ("Load earlier" fetches the rest over HTTP).
-    page = selectors.message_page(conversation=conversation)
-    return fragments.messages_replaced(page.messages, has_earlier=page.has_earlier)
+def _missed(conversation: Conversation, after: int | None) -> tuple[list[Message], bool]:
+    """Messages after `after` (or the latest ones), at most CHAT_CATCH_UP_MESSAGES, with their
+    receipts, read here and rendered by the caller (not on the database thread); and whether
+    that is all of what was missed."""
+    limit = settings.CHAT_CATCH_UP_MESSAGES
+    messages = selectors.message_list(conversation=conversation)
+    if after is not None:
+        messages = messages.filter(pk__gt=after)
+    latest = list(messages.order_by("-created_at", "-pk")[: limit + 1])
+    complete = len(latest) <= limit
+    return list(reversed(latest[:limit])), complete
+
+
+@db_async
+def _streaming_target(conversation_id: int) -> tuple[int, str, bool] | None:
+    return turns.turn_streaming_target(conversation_id=conversation_id)
+
+
+@db_async
+def _owner_of(conversation_id: int, message_id: int) -> tuple[str, bool] | None:
+    return turns.turn_owner_of(conversation_id=conversation_id, message_id=message_id)
 
 
 @db_async

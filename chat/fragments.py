@@ -7,10 +7,10 @@ from django.template.loader import render_to_string
 from chat.models import Conversation, Message, ToolCall
 
 
-def message_bubble(message: Message, tool_calls: Sequence[ToolCall]) -> str:
+def message_bubble(message: Message, tool_calls: Sequence[ToolCall], seq: int = 0) -> str:
+    """One bubble; `seq` is the number of the answer's last push it includes."""
     return render_to_string(
-        "chat/_message.html",
-        {"message": message, "tool_calls": tool_calls},
+        "chat/_message.html", {"message": message, "tool_calls": tool_calls, "seq": seq}
     )
 
 

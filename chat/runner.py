@@ -13,7 +13,7 @@ from typing import Any
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from chat.broadcast import ConversationBroadcaster, broadcast_message
+from chat.broadcast import ConversationBroadcaster, broadcast_message, stored_bubble, update_frame
 from chat.db import db_async
 from chat.engines.base import Engine
 from chat.turns import (
@@ -27,6 +27,7 @@ from chat.turns import (
 logger = logging.getLogger(__name__)
 
 STOP = "turn.stop"
+SNAPSHOT = "turn.snapshot"
 
 
 class TurnRunner:
@@ -42,7 +43,9 @@ class TurnRunner:
         """Open this process's turn channel and start its loops (once); returns the channel."""
         async with self._ready:
             if not self.channel:
-                self.channel = await self.layer.new_channel("turns.")
+                # The default prefix: channels-redis multiplexes a process's channels by prefix,
+                # and one with its own prefix would starve the sockets' receive loop.
+                self.channel = await self.layer.new_channel()
                 self._background = [
                     asyncio.create_task(self._receive_stops(), name="turn-stops"),
                     asyncio.create_task(self._sweep_periodically(), name="turn-sweep"),
@@ -86,8 +89,13 @@ class TurnRunner:
                 logger.exception("Turn channel %s unavailable; retrying", self.channel)
                 await asyncio.sleep(1)
                 continue
-            if message.get("type") == STOP:
-                await self.stop_owned(int(message["message_id"]))
+            try:
+                if message.get("type") == STOP:
+                    await self.stop_owned(int(message["message_id"]))
+                elif message.get("type") == SNAPSHOT:
+                    await self.send_snapshot(int(message["message_id"]), str(message["reply_to"]))
+            except Exception:
+                logger.exception("Turn channel message %r failed", message.get("type"))
 
     async def stop_owned(self, message_id: int) -> None:
         if self.stop_here(message_id):
@@ -95,6 +103,13 @@ class TurnRunner:
         # Ours, but not running here (it finished, or its task is gone): end it now.
         if await db_async(turn_end_orphaned)(message_id=message_id, error=STOPPED_MESSAGE):
             await broadcast_message(message_id)
+
+    async def send_snapshot(self, message_id: int, reply_to: str) -> None:
+        """Send one socket the answer exactly as it stands here (numbered), or as stored."""
+        running = self.turns.get(message_id)
+        snapshot = running[0].snapshot() if running else None
+        html = update_frame(snapshot) if snapshot else await stored_bubble(message_id)
+        await self.layer.send(reply_to, {"type": "chat.fragment", "html": html})
 
     async def _sweep_periodically(self) -> None:
         while True:
@@ -150,3 +165,15 @@ async def turn_stop(*, conversation_id: int) -> None:
         await runner.layer.send(owner, {"type": STOP, "message_id": message_id})
     elif await db_async(turn_end_orphaned)(message_id=message_id, error=STOPPED_MESSAGE):
         await broadcast_message(message_id)
+
+
+async def turn_snapshot(*, message_id: int, owner: str, lease_live: bool, reply_to: str) -> None:
+    """Bring one socket to the exact current state of an answer, whichever process runs it."""
+    runner = get_runner()
+    await runner.start()
+    if owner and lease_live and owner != runner.channel:
+        await runner.layer.send(
+            owner, {"type": SNAPSHOT, "message_id": message_id, "reply_to": reply_to}
+        )
+    else:
+        await runner.send_snapshot(message_id, reply_to)

@@ -46,6 +46,7 @@ from chat.engines.base import (
 )
 from chat.models import Conversation, Message, ToolCall
 from chat.provider_state import StoredProviderResources
+from chat.streaming import BlockStream
 from chat.titles import title_from_question
 from chat.tools.registry import ToolOutcome, registry
 
@@ -73,12 +74,22 @@ class TurnTakenOver(Exception):
 
 @dataclass
 class TurnUpdate:
-    """A turn's state as the listeners see it: the message so far and the latest piece."""
+    """A push to the listeners: what is new since the previous one, numbered.
+
+    A delta update carries the new text and the HTML of the blocks that changed (from
+    `blocks_from` on); a whole update (a receipt, a snapshot, the end) asks for the whole bubble.
+    `seq` counts an answer's pushes, so a listener can tell a missed one.
+    """
 
     message: Message
     tool_calls: Sequence[ToolCall]
     delta: str = ""
     finished: bool = False
+    seq: int = 0
+    whole: bool = True
+    blocks_from: int = 0
+    blocks: Sequence[str] = ()
+    reasoning_delta: str = ""
 
 
 class TurnListener(Protocol):
@@ -310,6 +321,12 @@ class TurnRun:
         self._parts: list[str] = []
         self._reasoning: list[str] = []
         self._pending: list[str] = []
+        self._pending_reasoning: list[str] = []
+        self._blocks = BlockStream()
+        self.seq = 0
+        self._push_lock = asyncio.Lock()
+        self._flush: asyncio.TimerHandle | None = None
+        self._flush_task: asyncio.Task[None] | None = None
         self._usage: dict[str, int] = {}
         self._break_before_text = False
         self._tool_calls_refused = 0
@@ -386,7 +403,10 @@ class TurnRun:
                 if isinstance(event, TextDelta):
                     await self._on_text(event.text)
                 elif isinstance(event, ReasoningDelta):
-                    self._reasoning.append(event.text)
+                    if isinstance(event.text, str) and event.text:
+                        self._reasoning.append(event.text)
+                        self._pending_reasoning.append(event.text)
+                        await self._pushed_soon()
                 elif isinstance(event, UsageReported):
                     self._usage["input_tokens"] = (
                         self._usage.get("input_tokens", 0) + event.input_tokens
@@ -420,9 +440,8 @@ class TurnRun:
                 text = PARAGRAPH_BREAK + text.lstrip("\n")
         self._parts.append(text)
         self._pending.append(text)
+        await self._pushed_soon()
         now = time.monotonic()
-        if now - self._last_push >= settings.CHAT_PUSH_SECONDS:
-            await self._notify()
         if now - self._last_write >= settings.CHAT_CHECKPOINT_SECONDS:
             self._last_write = now
             if not await _checkpoint(self.message_id, self.text, self.reasoning):
@@ -443,7 +462,7 @@ class TurnRun:
         self.tool_calls.append(receipt)
         if self._parts:
             self._break_before_text = True
-        await self._notify()
+        await self._push(whole=True)
         return outcome.output
 
     async def _keep_lease(self) -> None:
@@ -462,21 +481,64 @@ class TurnRun:
             except Exception:
                 logger.exception("Could not renew the lease of turn %s", self.message_id)
 
-    async def _notify(self, *, finished: bool = False) -> None:
+    # -- pushes --
+
+    async def _pushed_soon(self) -> None:
+        """Push now if the last push is old enough, else once the interval is up (so the
+        last words of a burst are never held back until the next delta)."""
+        wait = self._last_push + settings.CHAT_PUSH_SECONDS - time.monotonic()
+        if wait <= 0:
+            await self._push()
+        elif self._flush is None:
+            self._flush = asyncio.get_running_loop().call_later(wait, self._flush_now)
+
+    def _flush_now(self) -> None:
+        self._flush = None
+        if self._finish_task is None:
+            self._flush_task = asyncio.create_task(self._push())
+
+    async def _push(self, *, whole: bool = False, finished: bool = False) -> None:
+        """Send what is new to the listener, numbered; pushes never overlap or reorder."""
         if self.message is None:
             return
-        if not finished:
-            self.message.text = self.text  # joined here, per push, not per delta
-            self.message.reasoning = self.reasoning
-        delta = "".join(self._pending)
-        self._pending.clear()
-        self._last_push = time.monotonic()
-        try:
-            await self.listener.turn_changed(
-                TurnUpdate(self.message, self.tool_calls, delta=delta, finished=finished)
+        async with self._push_lock:
+            if not whole and not finished and not (self._pending or self._pending_reasoning):
+                return
+            if not finished:
+                self.message.text = self.text  # joined here, per push, not per delta
+                self.message.reasoning = self.reasoning
+            delta = "".join(self._pending)
+            reasoning_delta = "".join(self._pending_reasoning)
+            self._pending.clear()
+            self._pending_reasoning.clear()
+            self._last_push = time.monotonic()
+            self.seq += 1
+            blocks_from, blocks = 0, list[str]()
+            if not whole and not finished:
+                blocks_from, blocks = self._blocks.advance(self.message.text)
+            update = TurnUpdate(
+                self.message,
+                list(self.tool_calls),
+                delta=delta,
+                finished=finished,
+                seq=self.seq,
+                whole=whole or finished,
+                blocks_from=blocks_from,
+                blocks=blocks,
+                reasoning_delta=reasoning_delta,
             )
-        except Exception:  # a listener that fails must not lose the turn
-            logger.exception("Listener failed for message %s", self.message_id)
+            try:
+                await self.listener.turn_changed(update)
+            except Exception:  # a listener that fails must not lose the turn
+                logger.exception("Listener failed for message %s", self.message_id)
+
+    def snapshot(self) -> TurnUpdate | None:
+        """The answer as it stands, for a socket that (re)joins mid-answer."""
+        if self.message is None or self.finished:
+            return None
+        self.message.text = self.text
+        self.message.reasoning = self.reasoning
+        return TurnUpdate(self.message, list(self.tool_calls), seq=self.seq, whole=True)
 
     # -- finish --
 
@@ -498,6 +560,8 @@ class TurnRun:
         return self._finish_task.result()
 
     async def _finish(self, ending: _Ending) -> Message | None:
+        if self._flush is not None:
+            self._flush.cancel()
         fields: dict[str, Any] = {}
         if ending.status:
             fields = {"status": ending.status, "error_detail": ending.error}
@@ -507,12 +571,20 @@ class TurnRun:
                 fields.setdefault("usage", dict(self._usage))
                 fields["usage"]["tool_calls_refused"] = self._tool_calls_refused
         try:
-            message = await self._save_final_retrying(fields)
+            try:
+                message = await self._save_final_retrying(fields)
+            except Exception:
+                # The full answer could not be written (a bug, bad data): end it plainly, with
+                # the text of its last checkpoint, rather than leave the conversation locked.
+                logger.exception("Final save of turn %s failed; ending it plainly", self.message_id)
+                fallback = {"status": Message.Status.ERROR, "error_detail": UNEXPECTED_MESSAGE}
+                message = await self._save_final_retrying(fallback)
+            await self._push()  # the last words, so the deltas add up to the whole text
             self.finished = True
             self.message = message
             if not self.tool_calls:
                 self.tool_calls = await _receipts(self.message_id)
-            await self._notify(finished=True)
+            await self._push(finished=True)
         finally:
             self.done.set()
         return message
@@ -602,3 +674,18 @@ def turn_streaming_target(*, conversation_id: int) -> tuple[int, str, bool] | No
         return None
     pk, owner, lease = row
     return pk, owner, lease is not None and lease >= timezone.now()
+
+
+def turn_owner_of(*, conversation_id: int, message_id: int) -> tuple[str, bool] | None:
+    """Who writes an answer of this conversation: (owner, lease still live); None if no such
+    answer in this conversation."""
+    row = (
+        Message.objects.filter(conversation_id=conversation_id, pk=message_id)
+        .values_list("turn_owner", "lease_expires_at", "status")
+        .first()
+    )
+    if row is None:
+        return None
+    owner, lease, status = row
+    live = status == Message.Status.STREAMING and lease is not None and lease >= timezone.now()
+    return owner, live

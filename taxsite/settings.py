@@ -95,7 +95,16 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 500, "expiry": 30},
+            "CONFIG": {
+                # Explicit timeouts: the socket timeout must outlast channels-redis's 5 s
+                # blocking read, or idle sockets are closed with 1011 every few seconds.
+                "hosts": [
+                    {"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": 5}
+                ],
+                "prefix": env_str("CHANNEL_LAYER_PREFIX", "taxsite"),
+                "capacity": 500,
+                "expiry": 30,
+            },
         }
     }
 else:
@@ -211,5 +220,14 @@ CHAT_CHECKPOINT_SECONDS = env_float("CHAT_CHECKPOINT_SECONDS", 1.0)
 # An answer whose lease lapsed (its process died) is ended by the sweep that every process runs.
 CHAT_TURN_LEASE_SECONDS = env_float("CHAT_TURN_LEASE_SECONDS", 10.0)
 CHAT_TURN_SWEEP_SECONDS = env_float("CHAT_TURN_SWEEP_SECONDS", CHAT_TURN_LEASE_SECONDS / 4)
+# Abuse limits per socket and per person (see chat/socket_limits.py).
+CHAT_MAX_SOCKETS_PER_PERSON = env_int("CHAT_MAX_SOCKETS_PER_PERSON", 10)
+CHAT_FRAMES_PER_SECOND = env_float("CHAT_FRAMES_PER_SECOND", 5.0)
+CHAT_FRAME_BURST = env_int("CHAT_FRAME_BURST", 20)
+CHAT_FRAME_ABUSE_LIMIT = env_int("CHAT_FRAME_ABUSE_LIMIT", 100)
+# How long a socket trusts its last session check (logout closes sockets at once anyway).
+CHAT_SESSION_RECHECK_SECONDS = env_float("CHAT_SESSION_RECHECK_SECONDS", 5.0)
+# Messages a socket catching up receives at most (older ones: "Load earlier" on the page).
+CHAT_CATCH_UP_MESSAGES = env_int("CHAT_CATCH_UP_MESSAGES", 50)
 # How often coalesced deltas are pushed to the page, in seconds.
 CHAT_PUSH_SECONDS = env_float("CHAT_PUSH_SECONDS", 0.05)

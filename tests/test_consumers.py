@@ -1,5 +1,6 @@
 import asyncio
 import json
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -17,6 +18,7 @@ from tests.conftest import (
     socket_for,
     wait_for_answer,
 )
+from tests.helpers.frames import delta_frames, streamed_text
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -36,7 +38,8 @@ async def connect(
     return communicator, connected, code
 
 
-async def test_tax_question_streams_in_order_and_completes(alice: User) -> None:
+async def test_tax_question_streams_in_order_and_completes(alice: User, settings: Any) -> None:
+    settings.OFFLINE_TOKEN_DELAY = 0.01  # an answer over several push intervals
     conversation = await make_conversation(alice)
     socket, connected, _ = await connect(alice, conversation)
     assert connected
@@ -50,9 +53,14 @@ async def test_tax_question_streams_in_order_and_completes(alice: User) -> None:
     answer = await Message.objects.aget(conversation=conversation, role="assistant")
     frames = await receive_until(socket, is_finished_bubble(answer.pk))
     assert "Tax calculation" in frames[0]  # the card comes before the text
-    texts = [f for f in frames if 'data-status="streaming"' in f]
-    lengths = [len(f) for f in texts]
-    assert lengths == sorted(lengths)  # each frame carries more of the answer
+    deltas = delta_frames(frames, answer.pk)
+    assert len(deltas) >= 2  # the answer arrived in pieces
+    seqs = [delta["seq"] for delta in deltas]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # numbered, none missing
+    assert 'data-seq="1"' in frames[0]  # the card was push 1; the deltas follow it
+    assert seqs[0] == 2
+    stored_text = (await Message.objects.aget(pk=answer.pk)).text
+    assert streamed_text(frames, answer.pk) == stored_text  # every piece, in order
     assert "€14,500.00" in frames[-1]
     assert 'data-status="complete"' in frames[-1]
     await socket.disconnect()
@@ -247,9 +255,12 @@ async def test_password_change_closes_the_persons_open_sockets(alice: User) -> N
     assert output == {"type": "websocket.close", "code": 4001}
 
 
-async def test_a_session_ended_elsewhere_stops_the_socket_at_its_next_frame(alice: User) -> None:
+async def test_a_session_ended_elsewhere_stops_the_socket_at_its_next_frame(
+    alice: User, settings: Any
+) -> None:
     from django.contrib.sessions.models import Session
 
+    settings.CHAT_SESSION_RECHECK_SECONDS = 0  # re-read at every frame (default: every 5 s)
     conversation = await make_conversation(alice)
     socket, _, _ = await connect(alice, conversation)
     await socket.receive_from()

@@ -32,6 +32,7 @@ from tests.fake_openai import (
     Text,
     ToolCalls,
 )
+from tests.helpers.frames import delta_frames, streamed_text
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -99,8 +100,8 @@ async def test_tax_turn_streams_over_the_socket_and_persists_everything(
     answer = await Message.objects.aget(conversation=conversation, role="assistant")
     frames = await receive_until(socket, is_finished_bubble(answer.pk), timeout=15)
     await socket.disconnect()
-    streaming = [f for f in frames if 'data-status="streaming"' in f and "The tax on" in f]
-    assert len(streaming) >= 2  # the answer arrived in pieces
+    assert len(delta_frames(frames, answer.pk)) >= 2  # the answer arrived in pieces
+    assert "The tax on" in streamed_text(frames, answer.pk)
     assert "€14,500.00" in frames[-1]  # the card
     assert "The tax on €85000.00 is €14500.00." in frames[-1]
 

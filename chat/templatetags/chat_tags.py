@@ -11,6 +11,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from chat import engines
 from chat.rendering import markdown_to_safe_html
+from chat.streaming import render_blocks
 
 register = template.Library()
 
@@ -19,6 +20,12 @@ register = template.Library()
 def markdown(text: str) -> SafeString:
     """Render Markdown; the output is sanitized by nh3, which is what makes mark_safe sound."""
     return mark_safe(markdown_to_safe_html(text))  # noqa: S308 - sanitized just above
+
+
+@register.filter
+def markdown_blocks(text: str) -> list[SafeString]:
+    """A streaming answer's blocks, rendered as the socket's delta frames render them."""
+    return [mark_safe(html) for html in render_blocks(text)]  # noqa: S308 - sanitized by nh3
 
 
 @register.filter

@@ -16,7 +16,8 @@ def test_killed_server_leaves_the_answer_interrupted_with_its_checkpointed_text(
     page: Page, tmp_path: Path, artifacts: Path
 ) -> None:
     port = _free_port()
-    slow = {"OFFLINE_TOKEN_DELAY": "0.15", "CHAT_CHECKPOINT_SECONDS": "0.2"}
+    lease = {"CHAT_TURN_LEASE_SECONDS": "3"}
+    slow = {"OFFLINE_TOKEN_DELAY": "0.15", "CHAT_CHECKPOINT_SECONDS": "0.2", **lease}
     with serve_taxsite(tmp_path, port=port, **slow) as url:
         sign_up(page, url)
         box = page.get_by_role("textbox", name="Message")
@@ -29,11 +30,14 @@ def test_killed_server_leaves_the_answer_interrupted_with_its_checkpointed_text(
         SERVERS[url].wait(timeout=10)
         expect(page.locator("#connection")).to_have_text("Reconnecting…")
 
-    # Restarted as `make run` does; the page's socket reconnects by itself.
-    with serve_taxsite(tmp_path, port=port) as url:
+    # Restarted as `make run` does; the page's socket reconnects by itself, and the new
+    # process's sweep ends the dead process's answer once its lease has lapsed.
+    with serve_taxsite(tmp_path, port=port, **lease) as url:
         expect(answer).to_have_attribute("data-status", "interrupted", timeout=30_000)
         expect(answer).to_contain_text("On a yearly revenue")
-        expect(answer).to_contain_text("The server restarted before this answer was finished.")
+        expect(answer).to_contain_text(
+            "The server writing this answer stopped before it was finished."
+        )
         expect(page.locator("#connection")).to_have_text("Live")
         page.screenshot(path=str(artifacts / "restart-interrupted.png"))
         box = page.get_by_role("textbox", name="Message")

@@ -1,0 +1,367 @@
+"""The turn lifecycle: a turn always finishes once, whatever stops or breaks it, and frees the
+conversation for the next question."""
+
+import asyncio
+import json
+import threading
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.db import connection, transaction
+
+from chat import services, turns
+from chat.engines.base import EngineEvent, TextDelta, TurnDone, TurnRequest, UsageReported
+from chat.engines.offline import OfflineEngine
+from chat.models import Conversation, Message
+from tests.conftest import ORIGIN, frame, is_appended, receive_until, session_cookie, socket_for
+from tests.helpers.engines import ScriptedEngine
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class Recording:
+    def __init__(self) -> None:
+        self.updates: list[turns.TurnUpdate] = []
+
+    async def turn_changed(self, update: turns.TurnUpdate) -> None:
+        self.updates.append(update)
+
+
+class RaisingListener:
+    """A listener that fails at every push, the finish included."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def turn_changed(self, update: turns.TurnUpdate) -> None:
+        self.calls += 1
+        raise RuntimeError("listener bug")
+
+
+def start(user: User, text: str = "question") -> turns.StartedTurn:
+    conversation = services.conversation_get_or_create_empty(owner=user)
+    return turns.turn_start(conversation=conversation, text=text, engine=OfflineEngine())
+
+
+async def assert_free(conversation_id: int) -> None:
+    """No answer left streaming, and the conversation takes the next question."""
+    assert not await Message.objects.filter(
+        conversation_id=conversation_id, status=Message.Status.STREAMING
+    ).aexists()
+    conversation = await Conversation.objects.aget(pk=conversation_id)
+    started = await asyncio.to_thread(
+        turns.turn_start, conversation=conversation, text="next", engine=OfflineEngine()
+    )
+    await asyncio.to_thread(
+        Message.objects.filter(pk=started.assistant_message.pk).update, status="complete"
+    )
+
+
+# --- Sockets: Stop from one or two tabs, at any moment ------------------------------------------
+
+
+def is_ended_bubble(message_id: int) -> Any:
+    def check(text: str) -> bool:
+        return f'id="message-{message_id}"' in text and 'data-status="streaming"' not in text
+
+    return check
+
+
+async def two_tabs(user: User, conversation: Conversation) -> tuple[Any, Any]:
+    cookie = await asyncio.to_thread(session_cookie, user)
+    tabs = []
+    for _ in range(2):
+        tab = socket_for(f"/ws/conversations/{conversation.pk}/", [ORIGIN, cookie])
+        connected, _ = await tab.connect()
+        assert connected
+        await tab.receive_from()  # catch-up
+        tabs.append(tab)
+    return tabs[0], tabs[1]
+
+
+async def ask_and_stop(
+    first: Any, second: Any, conversation: Conversation, *, stop_from: str, delay: float
+) -> None:
+    await first.send_to(text_data=frame("What is the tax on 85,000 euros?"))
+    if delay:
+        await asyncio.sleep(delay)
+    stop = json.dumps({"action": "stop"})
+    if stop_from == "both":
+        await asyncio.gather(first.send_to(text_data=stop), second.send_to(text_data=stop))
+    else:
+        await second.send_to(text_data=stop)
+    await receive_until(first, is_appended)
+    answer = await Message.objects.filter(conversation=conversation, role="assistant").alatest("pk")
+    for tab in (first, second):
+        frames = await receive_until(tab, is_ended_bubble(answer.pk), timeout=10)
+        assert 'data-status="interrupted"' in frames[-1] or 'data-status="complete"' in frames[-1]
+    stored = await Message.objects.aget(pk=answer.pk)
+    assert stored.status in ("interrupted", "complete")
+    assert not await Message.objects.filter(
+        conversation=conversation, status=Message.Status.STREAMING
+    ).aexists()
+
+
+@pytest.mark.parametrize("stop_from", ["both", "second"])
+async def test_stop_from_two_tabs_a_hundred_times_never_leaves_a_turn_streaming(
+    alice: User, settings: Any, stop_from: str
+) -> None:
+    settings.OFFLINE_TOKEN_DELAY = 0.01  # an answer of a second or more: Stop lands mid-answer
+    settings.CHAT_RATE_LIMIT_TURNS = 10_000
+    settings.CHAT_FRAMES_PER_SECOND = 10_000  # these tabs press Stop faster than any person
+    conversation = await asyncio.to_thread(services.conversation_get_or_create_empty, owner=alice)
+    first, second = await two_tabs(alice, conversation)
+    for _ in range(100):
+        await ask_and_stop(first, second, conversation, stop_from=stop_from, delay=0)
+    statuses = [
+        s async for s in Message.objects.filter(role="assistant").values_list("status", flat=True)
+    ]
+    assert len(statuses) == 100
+    assert statuses.count("interrupted") >= 95  # Stop landed mid-answer, not after it
+    await first.disconnect()
+    await second.disconnect()
+    await assert_free(conversation.pk)
+
+
+@pytest.mark.parametrize("delay_ms", [0, 10, 20, 40])
+async def test_stop_right_after_the_question_never_leaves_a_turn_streaming(
+    alice: User, settings: Any, delay_ms: int
+) -> None:
+    settings.OFFLINE_TOKEN_DELAY = 0.01
+    settings.CHAT_RATE_LIMIT_TURNS = 10_000
+    settings.CHAT_FRAMES_PER_SECOND = 10_000  # these tabs press Stop faster than any person
+    conversation = await asyncio.to_thread(services.conversation_get_or_create_empty, owner=alice)
+    first, second = await two_tabs(alice, conversation)
+    for _ in range(50):
+        await ask_and_stop(first, second, conversation, stop_from="second", delay=delay_ms / 1000)
+    await first.disconnect()
+    await second.disconnect()
+    await assert_free(conversation.pk)
+
+
+async def test_stop_for_an_answer_whose_process_is_gone_ends_it_at_once(alice: User) -> None:
+    started = await asyncio.to_thread(start, alice)
+    # Owned by a process that no longer exists (its channel is not listened to, its lease lapsed).
+    await asyncio.to_thread(
+        Message.objects.filter(pk=started.assistant_message.pk).update,
+        turn_owner="turns.gone!nobody",
+        lease_expires_at=None,
+        text="Half",
+    )
+    conversation = started.user_message.conversation
+    first, second = await two_tabs(alice, conversation)
+    await second.send_to(text_data=json.dumps({"action": "stop"}))
+    for tab in (first, second):
+        frames = await receive_until(tab, is_ended_bubble(started.assistant_message.pk))
+        assert "Stopped before the answer was finished" in frames[-1]
+    stored = await Message.objects.aget(pk=started.assistant_message.pk)
+    assert (stored.status, stored.text) == ("interrupted", "Half")
+    await first.disconnect()
+    await second.disconnect()
+    await assert_free(conversation.pk)
+
+
+async def test_the_sweep_of_a_serving_process_ends_a_dead_owners_answer_and_tells_the_tabs(
+    alice: User, settings: Any
+) -> None:
+    settings.CHAT_TURN_SWEEP_SECONDS = 0.1
+    started = await asyncio.to_thread(start, alice)
+    conversation = started.user_message.conversation
+    first, second = await two_tabs(alice, conversation)  # connecting starts this process's sweep
+    await asyncio.to_thread(
+        Message.objects.filter(pk=started.assistant_message.pk).update,
+        turn_owner="turns.gone!nobody",
+        lease_expires_at=None,
+        text="Checkpointed part",
+    )
+    frames = await receive_until(first, is_ended_bubble(started.assistant_message.pk))
+    assert "The server writing this answer stopped" in frames[-1]
+    assert "Checkpointed part" in frames[-1]
+    await first.disconnect()
+    await second.disconnect()
+    await assert_free(conversation.pk)
+
+
+async def test_a_live_answer_is_never_swept(alice: User, settings: Any) -> None:
+    settings.CHAT_TURN_LEASE_SECONDS = 0.6  # renewed every 0.2 s by its owner
+    started = await asyncio.to_thread(start, alice)
+    engine = ScriptedEngine([TextDelta("Slow ")], hang=True)  # a provider that goes quiet
+    turn = turns.TurnRun(
+        message_id=started.assistant_message.pk, engine=engine, listener=Recording()
+    )
+    task = asyncio.create_task(turn.run())
+    for _ in range(8):
+        await asyncio.sleep(0.25)
+        assert await asyncio.to_thread(turns.turn_sweep) == []
+    turn.stop()
+    await task
+    assert (await Message.objects.aget(pk=started.assistant_message.pk)).status == "interrupted"
+
+
+# --- Faults inside the turn: the finish still happens -------------------------------------------
+
+
+async def run_with(engine: Any, user: User, listener: Any = None) -> tuple[Message | None, int]:
+    started = await asyncio.to_thread(start, user)
+    message = await turns.turn_run(
+        message_id=started.assistant_message.pk, listener=listener or Recording(), engine=engine
+    )
+    return message, started.assistant_message.pk
+
+
+async def test_a_listener_that_raises_does_not_lose_the_turn(alice: User) -> None:
+    listener = RaisingListener()
+    engine = ScriptedEngine([TextDelta("All "), TextDelta("done."), TurnDone()])
+    _, pk = await run_with(engine, alice, listener)
+    stored = await Message.objects.aget(pk=pk)
+    assert (stored.status, stored.text) == ("complete", "All done.")
+    assert listener.calls >= 1  # it was called, finish included, and failed each time
+    await assert_free(stored.conversation_id)
+
+
+@pytest.mark.parametrize("fail_at", [0, 99])
+async def test_an_engine_that_raises_at_any_event_ends_as_error_with_its_partial_text(
+    alice: User, fail_at: int
+) -> None:
+    class Breaking(ScriptedEngine):
+        async def stream(self, request: TurnRequest) -> AsyncIterator[EngineEvent]:
+            for index in range(200):
+                if index == fail_at:
+                    raise RuntimeError("SDK bug")
+                yield TextDelta("w ")
+
+    _, pk = await run_with(Breaking([]), alice)
+    stored = await Message.objects.aget(pk=pk)
+    assert stored.status == "error"
+    assert stored.text == "w " * fail_at
+    assert stored.error_detail == turns.UNEXPECTED_MESSAGE
+    await assert_free(stored.conversation_id)
+
+
+async def test_malformed_events_from_an_engine_do_not_lock_the_conversation(alice: User) -> None:
+    # What a provider chunk with a list for `content` once became: not text. And usage that is
+    # not a number breaks the sum: the error path must still finish.
+    engine = ScriptedEngine(
+        [TextDelta("Fine. "), TextDelta(["a", "list"]), UsageReported(None, 3), TurnDone()]  # type: ignore[arg-type]
+    )
+    _, pk = await run_with(engine, alice)
+    stored = await Message.objects.aget(pk=pk)
+    assert (stored.status, stored.text) == ("error", "Fine. ")
+    await assert_free(stored.conversation_id)
+
+
+async def test_a_final_save_that_fails_falls_back_to_ending_the_answer(
+    alice: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_save = turns._save_final
+    calls: list[dict[str, Any]] = []
+
+    async def save_failing_once(message_id: int, fields: dict[str, Any]) -> Message:
+        calls.append(fields)
+        if len(calls) == 1:
+            raise RuntimeError("a bug while saving the full answer")
+        return await real_save(message_id, fields)
+
+    monkeypatch.setattr(turns, "_save_final", save_failing_once)
+    engine = ScriptedEngine([TextDelta("Part"), TurnDone()])
+    _, pk = await run_with(engine, alice)
+    stored = await Message.objects.aget(pk=pk)
+    assert stored.status == "error"
+    assert stored.error_detail == turns.UNEXPECTED_MESSAGE
+    await assert_free(stored.conversation_id)
+
+
+async def test_cancels_during_the_final_save_cannot_stop_it(alice: User) -> None:
+    started = await asyncio.to_thread(start, alice)
+    engine = ScriptedEngine([TextDelta("So far")], hang=True)
+    turn = turns.TurnRun(
+        message_id=started.assistant_message.pk, engine=engine, listener=Recording()
+    )
+    task = asyncio.create_task(turn.run())
+    await asyncio.sleep(0.2)
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_write_lock() -> None:
+        with transaction.atomic():
+            Message.objects.filter(pk=started.user_message.pk).update(text="question")
+            locked.set()
+            release.wait(5)
+        connection.close()
+
+    holder = threading.Thread(target=hold_write_lock)
+    if connection.vendor == "sqlite":
+        holder.start()
+        locked.wait(5)
+    turn.stop()
+    for _ in range(20):  # Stop pressed again and again, and the task cancelled directly too
+        await asyncio.sleep(0.02)
+        turn.stop()
+        task.cancel()
+    release.set()
+    if holder.is_alive():
+        holder.join()
+    message = await asyncio.wait_for(task, timeout=30)
+    assert message is not None
+    stored = await Message.objects.aget(pk=started.assistant_message.pk)
+    assert (stored.status, stored.text) == ("interrupted", "So far")
+    assert turn.finished
+    await assert_free(stored.conversation_id)
+
+
+async def test_stop_before_the_turn_starts_running_still_finishes_it(alice: User) -> None:
+    started = await asyncio.to_thread(start, alice)
+    listener = Recording()
+    turn = turns.TurnRun(
+        message_id=started.assistant_message.pk, engine=OfflineEngine(), listener=listener
+    )
+    turn.stop()
+    turn.stop()
+    await turn.run()
+    stored = await Message.objects.aget(pk=started.assistant_message.pk)
+    assert stored.status == "interrupted"
+    await assert_free(stored.conversation_id)
+
+
+async def test_a_checkpoint_that_finds_the_answer_ended_elsewhere_stops_the_turn(
+    alice: User, settings: Any
+) -> None:
+    settings.CHAT_CHECKPOINT_SECONDS = 0.01
+    started = await asyncio.to_thread(start, alice)
+    ended = asyncio.Event()
+
+    class Endless(ScriptedEngine):
+        async def stream(self, request: TurnRequest) -> AsyncIterator[EngineEvent]:
+            for _ in range(10_000):
+                yield TextDelta("w ")
+                await asyncio.sleep(0.005)
+                if not ended.is_set():
+                    await asyncio.to_thread(
+                        turns.turn_end_orphaned,
+                        message_id=started.assistant_message.pk,
+                        error="ended by a sweep",
+                    )
+                    ended.set()
+            yield TurnDone()
+
+    listener = Recording()
+    message = await asyncio.wait_for(
+        turns.turn_run(
+            message_id=started.assistant_message.pk, listener=listener, engine=Endless([])
+        ),
+        timeout=10,
+    )
+    assert message is not None
+    assert (message.status, message.error_detail) == ("interrupted", "ended by a sweep")
+    assert listener.updates[-1].finished
+
+
+async def test_the_appended_frame_reaches_both_tabs(alice: User) -> None:
+    conversation = await asyncio.to_thread(services.conversation_get_or_create_empty, owner=alice)
+    first, second = await two_tabs(alice, conversation)
+    await first.send_to(text_data=frame("tax on 85,000 euros"))
+    for tab in (first, second):
+        await receive_until(tab, is_appended)
+    await first.disconnect()
+    await second.disconnect()
