@@ -306,6 +306,50 @@
       .catch(function () { flash(button, "!"); });
   });
 
+  // --- Search as you type; "Load earlier" ---------------------------------------------------
+
+  function fetchHtml(url) {
+    return fetch(url, { headers: { "HX-Request": "true" }, credentials: "same-origin" })
+      .then(function (response) {
+        if (!response.ok) throw new Error(String(response.status));
+        return response.text();
+      });
+  }
+
+  var searchTimer = 0;
+  var searchAsked = "";
+  document.addEventListener("input", function (event) {
+    var input = event.target;
+    if (!input.dataset || !input.dataset.results) return;
+    window.clearTimeout(searchTimer);
+    searchTimer = window.setTimeout(function () {
+      var query = input.value.trim();
+      var results = document.getElementById(input.dataset.results);
+      if (!results || query === searchAsked) return;
+      searchAsked = query;
+      if (!query) { results.innerHTML = ""; return; }
+      var url = input.form.getAttribute("action") + "?q=" + encodeURIComponent(query);
+      fetchHtml(url).then(function (html) {
+        if (searchAsked === query) results.innerHTML = html; // rendered and escaped by the server
+      }).catch(function () { /* the form still works without script */ });
+    }, 250);
+  });
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest(".load-earlier-button");
+    if (!button || !button.dataset.url) return;
+    button.disabled = true;
+    var list = document.getElementById("messages");
+    var keep = list ? list.scrollHeight - list.scrollTop : 0;
+    fetchHtml(button.dataset.url).then(function (html) {
+      var holder = document.createElement("template");
+      holder.innerHTML = html;
+      var wrapper = button.closest(".load-earlier");
+      wrapper.replaceWith(holder.content);
+      if (list) list.scrollTop = list.scrollHeight - keep; // stay on what was being read
+    }).catch(function () { button.disabled = false; });
+  });
+
   // --- Sidebar: phone drawer, conversation menu (Rename, Delete), menus close outside ----------
 
   function closeSidebar() {
@@ -367,6 +411,34 @@
       event.preventDefault();
       cancelRename(form);
     }
+  });
+
+  // Rename saves in place: the list (and, for this conversation, the title) come back as HTML.
+  // The CSRF token is the page's own (the list may have been re-rendered over the socket).
+  document.addEventListener("submit", function (event) {
+    var form = event.target.closest(".rename-form");
+    if (!form) return;
+    event.preventDefault();
+    var token = $("input[name=csrfmiddlewaretoken]");
+    var data = new FormData(form);
+    fetch(form.getAttribute("action"), {
+      method: "POST",
+      body: data,
+      credentials: "same-origin",
+      headers: { "HX-Request": "true", "X-CSRFToken": token ? token.value : "" }
+    }).then(function (response) {
+      if (!response.ok) throw new Error(String(response.status));
+      return response.text();
+    }).then(function (html) {
+      var holder = document.createElement("template");
+      holder.innerHTML = html;
+      $all("[id]", holder.content).forEach(function (fresh) {
+        if (fresh.parentNode !== holder.content) return;
+        fresh.removeAttribute("hx-swap-oob");
+        var old = document.getElementById(fresh.id);
+        if (old) old.replaceWith(fresh);
+      });
+    }).catch(function () { cancelRename(form); });
   });
 
   document.addEventListener("click", function (event) {
