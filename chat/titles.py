@@ -55,7 +55,8 @@ def title_from_question(text: str) -> str:
     amount = amount_in(text)
     if amount is not None:
         return f"Tax on {format_euros(amount)}"
-    line = " ".join(text.split()).rstrip("?!.:; ")
+    printable = "".join(c if c.isprintable() else " " for c in text)  # no NUL or controls
+    line = " ".join(printable.split()).rstrip("?!.:; ")
     if not line:
         return ""
     line = line[0].upper() + line[1:]

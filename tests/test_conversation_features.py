@@ -502,3 +502,7 @@ def test_favicon_is_served(client: Client) -> None:
     response = client.get("/favicon.ico")
     assert response.status_code == 301
     assert response["Location"].endswith("chat/favicon.svg")
+
+
+def test_titles_drop_control_characters() -> None:
+    assert titles.title_from_question("\x00tax\x07 brackets\x1b?") == "Tax brackets"
