@@ -39,7 +39,9 @@ def conversation_get(*, user: AnyUser, conversation_id: int) -> Conversation | N
 
 
 def _with_receipts(messages: QuerySet[Message]) -> QuerySet[Message]:
-    return messages.prefetch_related(
+    """With each message's tool receipts (and each answer's vote, review/_feedback.html: one
+    join instead of a query per bubble)."""
+    return messages.select_related("feedback").prefetch_related(
         Prefetch("tool_calls", queryset=ToolCall.objects.order_by("created_at", "pk"))
     )
 

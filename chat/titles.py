@@ -1,46 +1,28 @@
 """Short conversation titles made from the first question, by rule ("Tax on €85,000").
 
-The rule reads the first amount in the question; without one, the question itself is shortened
-at a word boundary. A person's rename always wins: titles are only made for untitled
+The rule reads the amount the question is about (chat.amounts); without one, the question is
+shortened at a word boundary. A person's rename always wins: titles are only made for untitled
 conversations.
 """
 
-import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
+
+from chat.amounts import read_amount
 
 TITLE_CHARS = 48
 
-# An amount as people type it: "85,000", "85000", "€85,000.50", "85k", "1.2 million", "85 000".
-_AMOUNT = re.compile(
-    r"""
-    (?<![\w.,])
-    (?:€\s*)?
-    (?P<number>[0-9]{1,3}(?:[,\u00a0\u202f ][0-9]{3})+(?:\.[0-9]+)?|[0-9]+(?:\.[0-9]+)?)
-    \s*
-    (?P<scale>k\b|thousand\b|m\b|mn\b|million\b)?
-    """,
-    re.VERBOSE | re.IGNORECASE,
-)
-_SCALES = {"k": 1_000, "thousand": 1_000, "m": 1_000_000, "mn": 1_000_000, "million": 1_000_000}
-# Years and small counts are not revenues.
-_SMALLEST_AMOUNT = Decimal(100)
 
-
-def amount_in(text: str) -> Decimal | None:
-    """The first amount of money in `text` (euros assumed), or None."""
-    for match in _AMOUNT.finditer(text):
-        digits = re.sub(r"[,\u00a0\u202f ]", "", match["number"])
-        try:
-            amount = Decimal(digits)
-        except InvalidOperation:  # pragma: no cover - the pattern only matches numbers
-            continue
-        scale = (match["scale"] or "").lower()
-        amount *= _SCALES.get(scale, 1)
-        if 1900 <= amount <= 2100 and not scale and "€" not in match.group(0):
-            continue  # "in 2026": a year
-        if amount >= _SMALLEST_AMOUNT or scale:
-            return amount
-    return None
+def amounts_in(text: str) -> list[Decimal]:
+    """The amount the question is about (or the two it compares), read by chat.amounts: the
+    same reader as the tax tool, so "85k", "85.000 €" and "8만 5천 유로" all count."""
+    reading = read_amount(text)
+    if reading.status == "found" and reading.amount is not None:
+        return [reading.amount]
+    if reading.status == "ambiguous" and reading.reason in ("several", "range"):
+        values = [o.value for o in reading.options if o.value is not None]
+        if len(values) == len(reading.options) == 2:
+            return values
+    return []
 
 
 def format_euros(amount: Decimal) -> str:
@@ -52,9 +34,9 @@ def format_euros(amount: Decimal) -> str:
 
 def title_from_question(text: str) -> str:
     """A short title for a conversation that starts with `text`."""
-    amount = amount_in(text)
-    if amount is not None:
-        return f"Tax on {format_euros(amount)}"
+    found = amounts_in(text)
+    if found:
+        return "Tax on " + " and ".join(format_euros(a) for a in found)
     printable = "".join(c if c.isprintable() else " " for c in text)  # no NUL or controls
     line = " ".join(printable.split()).rstrip("?!.:; ")
     if not line:

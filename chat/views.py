@@ -2,6 +2,7 @@
 
 import contextlib
 import logging
+import math
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -11,8 +12,11 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.addresses import client_address
+from accounts.throttle import throttle_hit, throttle_peek, wait_phrase
 from chat import exports, selectors, services
 from chat.engines import get_engine
 from chat.forms import SignupForm
@@ -68,15 +72,27 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+@never_cache
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
+    """Sign up and sign in; accounts per address are throttled (settings.AUTH_THROTTLES)."""
     if request.user.is_authenticated:
         return redirect("chat:home")
     form = SignupForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        user = form.save()
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        return redirect("chat:home")
+    if request.method == "POST":
+        address = client_address(request)
+        wait = throttle_peek(scope="signup-address", key=address)
+        if not wait and form.is_valid():
+            wait = throttle_hit(scope="signup-address", key=address)
+            if not wait:
+                user = form.save()
+                login(request, user, backend="accounts.backends.ThrottledModelBackend")
+                return redirect("chat:home")
+        if wait:
+            form.add_error(None, f"Too many new accounts from your address. {wait_phrase(wait)}")
+            response = render(request, "registration/signup.html", {"form": form}, status=429)
+            response["Retry-After"] = str(math.ceil(wait))
+            return response
     return render(request, "registration/signup.html", {"form": form})
 
 

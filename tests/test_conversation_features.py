@@ -86,9 +86,11 @@ def test_three_similar_questions_get_distinct_titles(alice: User) -> None:
     assert sorted(names) == ["Tax on €150,000", "Tax on €85,000", "Tax on €90,000"]
 
 
-def test_amount_reader_skips_years_and_small_counts() -> None:
-    assert titles.amount_in("in 2026, with 2 children") is None
-    assert titles.amount_in("€2,026") == Decimal(2026)
+def test_titles_skip_years_and_counts_and_name_two_amounts() -> None:
+    assert titles.title_from_question("in 2026, with 2 children?") == "In 2026, with 2 children"
+    assert titles.amounts_in("€2,026") == [Decimal(2026)]
+    assert titles.title_from_question("85,000 EUR or 90,000 EUR?") == "Tax on €85,000 and €90,000"
+    assert titles.title_from_question("8만 5천 유로 세금은?") == "Tax on €85,000"
 
 
 # --- Rename -----------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ def test_sign_up_ask_stream_card_reload_history(
     answer = page.locator(".bubble--assistant").last
     # Streaming: the typing indicator shows while the text grows token by token.
     expect(answer.locator(".typing")).to_be_visible()
-    expect(answer.locator(".streaming-text")).to_contain_text("On a yearly revenue")
+    expect(answer.locator(".streaming-text")).to_contain_text("I read your yearly revenue")
     partial = answer.locator(".streaming-text").inner_text()
     page.screenshot(path=str(artifacts / "chat-streaming.png"))
     expect(answer).to_have_attribute("data-status", "complete", timeout=20_000)
