@@ -197,7 +197,7 @@ def test_retry_an_interrupted_answer(page: Page, live_server_url: str) -> None:
     box = page.get_by_role("textbox", name="Message")
     box.fill("tax on 1000000 EUR")
     box.press("Enter")
-    expect(page.locator(".bubble--assistant .streaming-text")).to_contain_text("On a yearly")
+    expect(page.locator(".bubble--assistant .streaming-text")).to_contain_text("I read your yearly")
     page.get_by_role("button", name="Stop answering").click()
     answer = page.locator(".bubble--assistant")
     expect(answer).to_have_attribute("data-status", "interrupted")
