@@ -18,6 +18,7 @@ from chat import selectors, services, titles, turns
 from chat.engines.offline import OfflineEngine
 from chat.models import Conversation, Message, ToolCall
 from chat.tools.registry import registry
+from chat.tools.tax import TABLE
 
 pytestmark = pytest.mark.django_db
 
@@ -264,6 +265,7 @@ def test_exports_markdown_json_and_calculations_csv(alice: User, bob: User) -> N
         "17.06",
     )
     assert rows[0]["time"]
+    assert rows[0]["table_version"] == TABLE.version
 
     assert logged_in(bob).get(f"/c/{conversation.pk}/export.json").status_code == 404
     assert client.get(f"/c/{conversation.pk}/export.exe").status_code == 404
