@@ -55,6 +55,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "chat.middleware.time_zone_middleware",  # features: times in the browser's time zone
 ]
 
 ROOT_URLCONF = "taxsite.urls"
