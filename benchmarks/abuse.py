@@ -4,6 +4,7 @@ memory after it leaves?
     .venv/bin/python benchmarks/abuse.py --quick      # under a minute
     .venv/bin/python benchmarks/abuse.py              # the full run (about four minutes)
     .venv/bin/python benchmarks/abuse.py --postgres   # on a fresh PostgreSQL database
+    .venv/bin/python benchmarks/abuse.py --phases 3,4 # only some attacks (memory is per run)
 
 Starts ONE daphne process on 127.0.0.1 (a free port, ping every 5 s, ping timeout 10 s, DEBUG=1,
 the offline engine, the in-memory channel layer) on its own SQLite file (or a PostgreSQL database
@@ -15,6 +16,7 @@ it creates and drops), creates the accounts with `manage.py shell -c`, then runs
   3. many sockets: one account opening 1,000 sockets (200 with --quick);
   4. non-readers: 40 raw TCP sockets that do the WebSocket handshake by hand and never read,
      on conversations where answers stream back to back (their accounts' own tabs ask);
+     4c (full run) is the control: the same answers with no non-reader;
   5. after: the abusers gone, a short settle, the victim alone again.
 
 Throughout, a victim (another account) measures the round trip of a frame (`{"action":
@@ -65,7 +67,7 @@ PROBES_PER_SECOND = 4.0  # under the victim's own budget (CHAT_FRAMES_PER_SECOND
 PROBE_GIVE_UP = 30.0
 RTT_TARGET_RATIO = 2.0
 MEMORY_TARGET_MIB = 20.0
-PHASES = ("2a", "2b", "3", "4")
+PHASES = ("2a", "2b", "3", "4c", "4")
 RSS_SAFETY_MIB = 1536  # an attack is cut short if the server grows past this (a shared machine)
 ATTACKER_NICE = 10
 NON_READERS = 40
@@ -733,6 +735,12 @@ async def run(bench: Bench) -> list[Phase]:
             ("2b flood, 8 sockets", "flood", flooder, {"sockets": 8}),
             (f"3 {opened:,} sockets, 1 account", "sockets", opener, {"sockets": opened}),
             (
+                "4c answers only (control)",  # phase 4's answers, no non-readers: what is whose
+                "nonreaders",
+                idle,
+                {"sockets": 0, "hold_seconds": hold},
+            ),
+            (
                 f"4 {NON_READERS} non-readers",
                 "nonreaders",
                 idle,
@@ -884,8 +892,8 @@ def main() -> int:
     parser.add_argument("--postgres", action="store_true", help="a fresh database on 127.0.0.1")
     parser.add_argument(
         "--phases",
-        default=",".join(PHASES),
-        help="attack phases to run, e.g. 2a,4 (default: all; quiet and after always run)",
+        help="attack phases to run among 2a,2b,3,4c,4 (default: all; with --quick all but "
+        "the control 4c); quiet and after always run",
     )
     parser.add_argument("--role", choices=sorted(ROLES), help=argparse.SUPPRESS)
     parser.add_argument("--spec", help=argparse.SUPPRESS)
@@ -893,7 +901,9 @@ def main() -> int:
     if args.role:
         asyncio.run(attacker_main(args.role, json.loads(args.spec)))
         return 0
-    chosen = args.phases.split(",")
+    chosen = args.phases.split(",") if args.phases else [*PHASES]
+    if args.quick and not args.phases:
+        chosen.remove("4c")
     if not set(chosen) <= set(PHASES):
         parser.error(f"--phases: choose among {', '.join(PHASES)}")
     bench = Bench(quick=args.quick, postgres=args.postgres, phases=chosen)
