@@ -13,7 +13,7 @@ from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.auth.models import User
 from django.utils.crypto import constant_time_compare
 
-from chat import fragments, selectors, turns
+from chat import fragments, selectors, services, turns
 from chat.db import db_async
 from chat.engines import get_engine
 from chat.groups import conversation_group, user_group
@@ -42,6 +42,8 @@ TOO_MANY_TABS = (
     "This tab was closed because your account has too many tabs open; the newest ones stay "
     "connected. Reload to use this one."
 )
+
+VERSION_ACTIONS = ("regenerate", "retry", "edit")
 
 
 class ConversationConsumer(AsyncWebsocketConsumer):
@@ -84,7 +86,8 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         it stands right now, from the process writing it."""
         missed, complete = await _missed(conversation, after)
         if after is None or not complete:
-            await self.send(text_data=fragments.messages_replaced(missed))
+            # features: a truncated catch-up offers "Load earlier" for the rest.
+            await self.send(text_data=fragments.messages_replaced(missed, has_earlier=not complete))
         elif missed:
             await self.send(
                 text_data=fragments.messages_appended((m, list(m.tool_calls.all())) for m in missed)
@@ -128,6 +131,8 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             await turn_stop(conversation_id=self.conversation_id)
         elif action == "send":
             await self.start_turn(payload.get("message"))
+        elif action in VERSION_ACTIONS:  # features: regenerate, retry, edit
+            await self.start_version(action, payload)
         elif action == "resync":
             await self.resync(payload.get("message"))
         else:
@@ -195,6 +200,35 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             engine=engine,
         )
 
+    async def start_version(self, action: str, payload: dict[str, Any]) -> None:
+        """Regenerate or Retry the last answer, or Edit the last question (features)."""
+        engine = get_engine()
+        try:
+            versioned = await _start_version(
+                self.scope["user"],
+                self.conversation_id,
+                action,
+                payload,
+                engine,
+                await turn_owner(),
+            )
+        except turns.TurnRejected as rejected:
+            await self.send(text_data=fragments.alert(str(rejected)))
+            return
+        html = fragments.messages_versioned(versioned.replaced_ids, versioned.new_messages)
+        try:
+            await self.channel_layer.group_send(
+                conversation_group(self.conversation_id), {"type": "chat.fragment", "html": html}
+            )
+        except Exception:
+            logger.exception("Channel layer unavailable for conversation %s", self.conversation_id)
+            await self.send(text_data=html + fragments.alert(LAYER_DOWN))
+        await turn_launch(
+            conversation_id=self.conversation_id,
+            message_id=versioned.assistant_message.pk,
+            engine=engine,
+        )
+
     # --- Channel-layer messages (only the server sends these) --------------------------------
 
     async def chat_fragment(self, event: dict[str, Any]) -> None:
@@ -202,6 +236,9 @@ class ConversationConsumer(AsyncWebsocketConsumer):
 
     async def session_ended(self, event: dict[str, Any]) -> None:
         await self.close(code=CLOSE_SESSION_ENDED)
+
+    async def conversation_deleted(self, event: dict[str, Any]) -> None:
+        await self.close(code=CLOSE_NOT_FOUND)
 
     async def socket_evicted(self, event: dict[str, Any]) -> None:
         await self.send(text_data=fragments.alert(TOO_MANY_TABS))
@@ -283,3 +320,31 @@ def _start_turn(
     if started.title_changed:
         sidebar = fragments.sidebar(selectors.conversation_list(user=user), conversation)
     return started, sidebar
+
+
+@db_async
+def _start_version(
+    user: Any, conversation_id: int, action: str, payload: dict[str, Any], engine: Any, owner: str
+) -> services.VersionedTurn:
+    message_id = payload.get("message_id")
+    if not isinstance(message_id, int | str) or not str(message_id).isdigit():
+        raise turns.TurnRejected("That message does not exist.")
+    if action == "edit":
+        text = payload.get("message")
+        if not isinstance(text, str):
+            raise turns.TurnRejected("Type a message first.")
+        return services.message_edit(
+            user=user,
+            conversation_id=conversation_id,
+            message_id=int(message_id),
+            text=text,
+            engine=engine,
+            owner=owner,
+        )
+    return services.message_regenerate(
+        user=user,
+        conversation_id=conversation_id,
+        message_id=int(message_id),
+        engine=engine,
+        owner=owner,
+    )

@@ -44,9 +44,11 @@ from chat.engines.base import (
     TurnRequest,
     UsageReported,
 )
+from chat.grounding import answer_check_figures
 from chat.models import Conversation, Message, ToolCall
 from chat.provider_state import StoredProviderResources
 from chat.streaming import BlockStream
+from chat.titles import title_from_question
 from chat.tools.registry import ToolOutcome, registry
 
 logger = logging.getLogger(__name__)
@@ -110,8 +112,8 @@ def _lease_until() -> Any:
 
 
 def _title_from(text: str) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "…"
+    # features: a short rule-based title ("Tax on €85,000"), see chat.titles.
+    return title_from_question(text)
 
 
 def _check_rate(owner_id: int) -> None:
@@ -141,7 +143,8 @@ def turn_start(
     The person's message is stored here, before any provider is called. The database refuses a
     second streaming answer in the same conversation, so two tabs cannot start two turns.
     """
-    text = text.strip()
+    # NUL is never meaningful in a message, and PostgreSQL cannot store it in text.
+    text = text.replace("\x00", "").strip()
     if not text:
         raise TurnRejected("Type a message first.")
     limit = settings.CHAT_MAX_MESSAGE_CHARS
@@ -182,6 +185,7 @@ def _history(conversation: Conversation, before: Message) -> tuple[list[PastMess
     """Earlier finished messages (oldest first) and the person's text for this turn."""
     messages = list(
         conversation.messages.filter(pk__lt=before.pk)
+        .filter(is_current=True)  # features: earlier versions are not part of the history
         .exclude(status=Message.Status.STREAMING)
         .prefetch_related("tool_calls")
         .order_by("created_at", "pk")
@@ -333,6 +337,8 @@ class TurnRun:
         self._stop_requested = False
         self._task: asyncio.Task[Any] | None = None
         self._finish_task: asyncio.Task[Message | None] | None = None
+        self._question = ""
+        self._earlier_results: list[str] = []
 
     @property
     def text(self) -> str:
@@ -382,6 +388,9 @@ class TurnRun:
         if loaded is None:
             raise TurnTakenOver
         self.message = loaded.message
+        self._question = loaded.user_text
+        # An answer may recall an earlier calculation of the conversation: those figures count.
+        self._earlier_results = [c.output for m in loaded.history for c in m.tool_calls]
         request = TurnRequest(
             user_text=loaded.user_text,
             history=loaded.history,
@@ -565,6 +574,7 @@ class TurnRun:
             fields = {"status": ending.status, "error_detail": ending.error}
             if self.message is not None:  # loaded: what was written so far is ours to keep
                 fields |= {"text": self.text, "reasoning": self.reasoning, "usage": self._usage}
+                fields |= self._figures_checked()
             if self._tool_calls_refused:
                 fields.setdefault("usage", dict(self._usage))
                 fields["usage"]["tool_calls_refused"] = self._tool_calls_refused
@@ -586,6 +596,17 @@ class TurnRun:
         finally:
             self.done.set()
         return message
+
+    def _figures_checked(self) -> dict[str, Any]:
+        """The grounding check of the answer: every figure traced to a calculation of this
+        turn (or an earlier one), the person's question, or the tax table."""
+        check = answer_check_figures(
+            answer=self.text,
+            tool_results=[c.result if c.result is not None else c.output for c in self.tool_calls],
+            question=self._question,
+            earlier_results=self._earlier_results,
+        )
+        return {"figures_verified": check.verified, "unverified_figures": check.unsupported}
 
     async def _save_final_retrying(self, fields: dict[str, Any]) -> Message:
         """A locked database is retried (waiting here, not on the shared database thread)."""

@@ -1,6 +1,5 @@
 """Settings for taxsite, read from the environment (see README, "Configuration")."""
 
-from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -37,8 +36,9 @@ INSTALLED_APPS = [
     "channels",
     "django_htmx",
     "csp",
-    "axes",
+    "accounts",
     "chat",
+    "review",  # staff review: feedback, queue, notes, flags, export, access log
 ]
 
 MIDDLEWARE = [
@@ -48,11 +48,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.PrivatePagesNoStoreMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
-    "axes.middleware.AxesMiddleware",
+    "chat.middleware.time_zone_middleware",  # features: times in the browser's time zone
 ]
 
 ROOT_URLCONF = "taxsite.urls"
@@ -75,9 +75,12 @@ TEMPLATES = [
 WSGI_APPLICATION = "taxsite.wsgi.application"
 ASGI_APPLICATION = "taxsite.asgi.application"
 
+# Development (make run, DEBUG=1) has its own default database, so that its demo account and
+# experiments never become production's data.
+SQLITE_DEFAULT = BASE_DIR / ("db.dev.sqlite3" if DEBUG else "db.sqlite3")
 DATABASES = {
     "default": dj_database_url.parse(
-        env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+        env_str("DATABASE_URL", f"sqlite:///{SQLITE_DEFAULT}"),
         # Persistent connections: every ORM call from async code goes through one thread per
         # process, and opening a PostgreSQL connection per call starved hundreds of streams.
         conn_max_age=env_int("DB_CONN_MAX_AGE", 300),
@@ -119,22 +122,42 @@ else:
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    # OWASP ASVS 2.1.1: at least 12 characters (Django's default is 8).
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
-]
-# Login throttling: lock a username from one address after repeated failures, for a while
-# (axes' defaults lock by address only and forever).
-AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
-AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# --- Accounts: sign-in throttling, client addresses (the accounts app; README "Security") -------
+# Every password check through authenticate() (our login page, the admin's) is throttled.
+AUTHENTICATION_BACKENDS = ["accounts.backends.ThrottledModelBackend"]
+# Proxies in front of the app that append the client's address to X-Forwarded-For (nginx:
+# proxy_add_x_forwarded_for). 0: clients connect directly and REMOTE_ADDR is theirs.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+# Growing delays, never a lockout: `free` attempts at once, then a wait of `delay` seconds that
+# doubles with each further attempt, up to `max_delay`. Counted in the database (all processes).
+AUTH_THROTTLES: dict[str, dict[str, float]] = {
+    # Guesses at one account from browsers that never signed in to it.
+    "login-account": {"free": 5, "delay": 60, "max_delay": 15 * 60},
+    # Guesses from a browser that signed in to that account before (its own counter).
+    "login-device": {"free": 5, "delay": 60, "max_delay": 15 * 60},
+    # Failed logins from one address across accounts (password spraying).
+    "login-address": {"free": 20, "delay": 60, "max_delay": 60 * 60},
+    # Accounts created from one address (AUTH_SIGNUPS_PER_ADDRESS before the first wait).
+    "signup-address": {
+        "free": env_int("AUTH_SIGNUPS_PER_ADDRESS", 3),
+        "delay": 10 * 60,
+        "max_delay": 24 * 60 * 60,
+    },
+    # Old-password checks on the password-change form, per account.
+    "password-change": {"free": 5, "delay": 60, "max_delay": 15 * 60},
+}
+AUTH_THROTTLE_FORGET_SECONDS = 24 * 60 * 60  # a counter with no attempt for a day starts over
+AUTH_DEVICE_COOKIE_NAME = "taxsite_device"
+AUTH_DEVICE_COOKIE_AGE = 365 * 24 * 60 * 60
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "chat:home"

@@ -33,3 +33,11 @@ def active_parts(html: str, allowed_tags: frozenset[str] = frozenset()) -> list[
             if name in {"href", "src", "action"} and lowered.startswith(("javascript:", "data:")):
                 found.append(f"{tag}[{name}={value[:20]}]")
     return found
+
+
+def without_feedback_forms(html: str) -> str:
+    """The page minus our own Good/Bad answer forms (review/_feedback.html, fixed markup whose
+    only person-written part, the comment, is checked in tests/review/test_feedback.py)."""
+    import re
+
+    return re.sub(r'<form class="answer-feedback".*?</form>', "", html, flags=re.DOTALL)

@@ -19,4 +19,9 @@ if os.environ.get("TEST_DATABASE_URL"):
 # The test client speaks plain HTTP; production's HTTPS redirect is checked by check --deploy.
 SECURE_SSL_REDIRECT = False
 
+# Tests hop between threads (asyncio.to_thread, the ORM thread); a connection kept open by a
+# finished thread would outlive its test. The real servers of the multi-process and deployment
+# tests run with the production setting.
+DATABASES["default"]["CONN_MAX_AGE"] = 0
+
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests

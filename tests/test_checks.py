@@ -4,6 +4,9 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
+# The checks include accounts.E001, which reads the accounts (test_auth_checks.py).
+pytestmark = pytest.mark.django_db
+
 
 @pytest.mark.parametrize(
     ("overrides", "error"),

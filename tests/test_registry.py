@@ -21,9 +21,9 @@ def test_calculate_tax_returns_the_figures_and_breakdown() -> None:
     [
         ('{"revenue": "abc"}', "not an amount"),
         ('{"revenue": "-5"}', "negative"),
-        ('{"revenue": "1e309"}', "not an amount"),
-        ('{"revenue": NaN}', "not an amount"),
-        ('{"revenue": Infinity}', "not an amount"),
+        ('{"revenue": "1e309"}', "scientific notation"),
+        ('{"revenue": NaN}', "not a finite amount"),
+        ('{"revenue": Infinity}', "not a finite amount"),
         ('{"revenue": true}', "not True"),
         ('{"revenue": "1_000"}', "not an amount"),
         ('{"revenue": "٣"}', "not an amount"),

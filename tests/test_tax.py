@@ -1,16 +1,16 @@
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from chat.tools.tax import RevenueError, calculate_tax, parse_revenue
+from chat.tools.registry import CALCULATE_TAX, registry
+from chat.tools.tax import TABLE, RevenueError, calculate_tax, parse_revenue
 
-CASES = json.loads(
-    (Path(__file__).resolve().parents[2] / "shared" / "tax_cases.json").read_text()
-    if (Path(__file__).resolve().parents[2] / "shared" / "tax_cases.json").exists()
-    else (Path(__file__).parent / "data" / "tax_cases.json").read_text()
-)
+ROOT = Path(__file__).resolve().parents[1]
+# The repository's own copy: a test never reads a file outside the repository.
+CASES = json.loads((ROOT / "tests" / "data" / "tax_cases.json").read_text())
 
 
 @pytest.mark.parametrize("case", CASES["valid"], ids=lambda c: c["revenue"])
@@ -67,3 +67,53 @@ def test_tax_is_continuous_at_every_threshold() -> None:
 def test_megabyte_string_is_refused_without_parsing() -> None:
     with pytest.raises(RevenueError, match="too long"):
         parse_revenue("9" * 1_000_000)
+
+
+# --- One source for the table -------------------------------------------------------------------
+
+
+def test_the_table_matches_the_golden_brackets() -> None:
+    golden = [(b["up_to"], b["rate"]) for b in CASES["brackets"]]
+    ours = [(None if b.upper is None else f"{b.upper:f}", f"{b.rate:f}") for b in TABLE.brackets]
+    assert ours == golden
+    # Contiguous: each bracket starts where the one before it ends.
+    assert [b.lower for b in TABLE.brackets[1:]] == [b.upper for b in TABLE.brackets[:-1]]
+
+
+def test_the_published_wording_is_rendered_from_the_table() -> None:
+    assert TABLE.summary() == (
+        "0 % up to €10,000; 10 % to €30,000; 20 % to €70,000; 30 % to €150,000; 40 % above"
+    )
+
+
+def test_the_tool_description_for_the_model_is_rendered_from_the_table() -> None:
+    assert TABLE.summary() in CALCULATE_TAX.description
+    assert TABLE.version in CALCULATE_TAX.description
+
+
+def test_every_receipt_carries_the_table_version() -> None:
+    outcome = registry.run("calculate_tax", '{"revenue": "85000"}')
+    assert outcome.result is not None
+    assert outcome.result["table_version"] == TABLE.version
+    assert outcome.result["note"] == TABLE.note
+
+
+def test_the_readme_states_the_table_as_it_is() -> None:
+    readme = (ROOT / "README.md").read_text()
+    statement = next(line for line in readme.split("\n\n") if "demonstration table" in line)
+    statement = re.sub(r"\s+", " ", statement.replace(">", " "))
+    assert TABLE.summary() in statement
+    assert TABLE.version in statement
+    assert TABLE.effective_from.isoformat() in statement
+
+
+def test_no_other_file_writes_the_table_out() -> None:
+    """The bracket wording appears only where it is rendered from TABLE (and the README check)."""
+    pattern = re.compile(r"10 ?% (?:up )?to €?30,000")
+    offenders = [
+        str(path.relative_to(ROOT))
+        for folder in ("chat", "taxsite")
+        for path in (ROOT / folder).rglob("*")
+        if path.suffix in {".py", ".html", ".txt"} and pattern.search(path.read_text())
+    ]
+    assert offenders == []

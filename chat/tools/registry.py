@@ -120,7 +120,7 @@ def calculate_tax_handler(arguments: dict[str, Any]) -> dict[str, Any]:
         "revenue": _money(result.revenue),
         "tax": _money(result.tax),
         "effective_rate_percent": _money(result.effective_rate),
-        "currency": "EUR",
+        "currency": tax.TABLE.currency,
         "breakdown": [
             {
                 "from": _money(share.lower),
@@ -131,22 +131,30 @@ def calculate_tax_handler(arguments: dict[str, Any]) -> dict[str, Any]:
             }
             for share in result.breakdown
         ],
-        "note": "Demonstration tax table, not real tax law.",
+        "note": tax.TABLE.note,
+        "table_version": result.table_version,
     }
+
+
+def calculate_tax_description(table: tax.TaxTable = tax.TABLE) -> str:
+    """What the model is told about the tool: rendered from the one tax table."""
+    return (
+        "Calculate the tax owed on a yearly revenue in euros, using the demonstration tax "
+        f"table {table.version} ({table.summary()}). Returns the tax, the effective rate and "
+        "the per-bracket breakdown; base every figure of your answer on its output."
+    )
 
 
 CALCULATE_TAX = Tool(
     name="calculate_tax",
-    description=(
-        "Calculate the tax owed on a yearly revenue in euros, using the demonstration tax "
-        "table (0% to 10,000; 10% to 30,000; 20% to 70,000; 30% to 150,000; 40% above)."
-    ),
+    description=calculate_tax_description(),
     parameters={
         "type": "object",
         "properties": {
             "revenue": {
                 "type": "string",
-                "description": "Yearly revenue in euros, digits only, e.g. '85000'.",
+                "description": "Yearly revenue in euros as a plain number, e.g. '85000' or "
+                "'85000.50'.",
             }
         },
         "required": ["revenue"],
