@@ -625,7 +625,7 @@ class Bench:
             "    user = get_user_model().objects.create_user(name)\n"
             "    session = SessionStore()\n"
             "    session[SESSION_KEY] = str(user.pk)\n"
-            "    session[BACKEND_SESSION_KEY] = 'django.contrib.auth.backends.ModelBackend'\n"
+            "    session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]\n"
             "    session[HASH_SESSION_KEY] = user.get_session_auth_hash()\n"
             "    session.create()\n"
             "    conversation = Conversation.objects.create(owner=user)\n"
@@ -842,8 +842,9 @@ async def warm_up(bench: Bench, victim: Victim, account: Account) -> None:
 def report(phases: list[Phase], limits: dict[str, Any], bound: float) -> bool:
     quiet, after = phases[0], phases[-1]
     baseline_rss = quiet.rss_end_mib
-    # Quiet is both ends: the machine's own noise drifts while the benchmark runs.
-    quiet_p95 = quantile(quiet.rtts + after.rtts, 0.95)
+    # Quiet is measured at both ends (the machine's own noise drifts while the benchmark runs);
+    # the lower one is the reference, so that an attack's lasting harm cannot raise it.
+    quiet_p95 = min(quiet.p(0.95), after.p(0.95))
     print()
     header = (
         f"{'phase':<26} {'n':>4} {'p50 ms':>7} {'p95 ms':>8} {'p95/quiet':>9} "
@@ -877,7 +878,7 @@ def report(phases: list[Phase], limits: dict[str, Any], bound: float) -> bool:
     print()
     print(
         f"targets: another person's p95 round trip within {RTT_TARGET_RATIO:g}x of quiet "
-        f"(phases 1 and 5 together: {quiet_p95 * 1000:.1f} ms); server RSS back within "
+        f"(the lower of phases 1 and 5: {quiet_p95 * 1000:.1f} ms); server RSS back within "
         f"+{MEMORY_TARGET_MIB:g} MiB of the quiet baseline ({baseline_rss:.1f} MiB) after the "
         "abusers leave"
     )
