@@ -7,6 +7,7 @@ from importlib import import_module
 from typing import Any
 from urllib.parse import parse_qs
 
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
@@ -19,7 +20,7 @@ from chat.engines import get_engine
 from chat.groups import conversation_group, user_group
 from chat.models import Conversation, Message
 from chat.runner import turn_launch, turn_owner, turn_snapshot, turn_stop
-from chat.socket_limits import FrameBudget, socket_closed, socket_opened
+from chat.socket_limits import FrameBudget, socket_closed, socket_open_allowed, socket_opened
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +58,10 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         user = self.scope["user"]
         if not user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        if not socket_open_allowed(user_id=user.pk):
+            logger.warning("Socket of user %s refused: opening sockets too fast", user.pk)
+            await self.close(code=CLOSE_FLOODING)
             return
         conversation_id = int(self.scope["url_route"]["kwargs"]["conversation_id"])
         conversation = await _conversation_for(user, conversation_id)
@@ -116,7 +121,11 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             if self.budget.abusive:
                 logger.warning("Socket of user %s closed for flooding", self.scope["user"].pk)
                 await self.close(code=CLOSE_FLOODING)
-            elif self.budget.refused == 1:
+                # Stop now: frames still queued by the server are dropped, not processed one by
+                # one, and the connection goes as soon as the close is sent.
+                await self.disconnect(CLOSE_FLOODING)
+                raise StopConsumer
+            if self.budget.refused == 1:
                 await self.send(text_data=fragments.alert(TOO_FAST))
             return
         if not await self.session_still_valid():
