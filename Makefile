@@ -68,10 +68,11 @@ test: $(STAMP) chromium nginx lint
 	  echo "PostgreSQL is up on 127.0.0.1:5432: running the suite on it too"; $(MAKE) --no-print-directory test-postgres; \
 	else echo "PostgreSQL is not running on 127.0.0.1:5432: skipped the PostgreSQL run"; fi
 
-# The same suite on the local PostgreSQL (127.0.0.1:5432, trust auth), browser tests aside.
+# The same suite on the local PostgreSQL (127.0.0.1:5432, trust auth), aside from the browser
+# tests and the multi-process test (its servers run on PostgreSQL in the first run already).
 test-postgres: $(STAMP)
 	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/taxsite} \
-	  $(PY) -m pytest -m "not browser"
+	  $(PY) -m pytest -m "not browser and not multiprocess"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
