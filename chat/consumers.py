@@ -188,9 +188,10 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             # Give the text back so that nothing the person typed is lost.
             await self.send(text_data=fragments.alert(str(rejected)) + fragments.composer(text))
             return
+        # Every tab on the conversation (all the owner's) gets the question, and the new title.
         appended = fragments.messages_appended(
             [(started.user_message, []), (started.assistant_message, [])]
-        )
+        ) + (sidebar or "")
         try:
             await self.channel_layer.group_send(
                 conversation_group(self.conversation_id),
@@ -202,7 +203,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             logger.exception("Channel layer unavailable for conversation %s", self.conversation_id)
             await self.send(text_data=appended)
             notice = LAYER_DOWN
-        await self.send(text_data=fragments.alert(notice) + (sidebar or ""))
+        await self.send(text_data=fragments.alert(notice))
         await turn_launch(
             conversation_id=self.conversation_id,
             message_id=started.assistant_message.pk,
