@@ -20,7 +20,13 @@ from chat.engines import get_engine
 from chat.groups import conversation_group, user_group
 from chat.models import Conversation, Message
 from chat.runner import turn_launch, turn_owner, turn_snapshot, turn_stop
-from chat.socket_limits import FrameBudget, socket_closed, socket_open_allowed, socket_opened
+from chat.socket_limits import (
+    FrameBudget,
+    frames_waiting,
+    socket_closed,
+    socket_open_allowed,
+    socket_opened,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +56,10 @@ VERSION_ACTIONS = ("regenerate", "retry", "edit")
 class ConversationConsumer(AsyncWebsocketConsumer):
     conversation_id: int
     groups_joined: list[str]
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        self.server_receive = receive  # the server's queue of this socket's frames (a backlog)
+        await super().__call__(scope, receive, send)
 
     async def connect(self) -> None:
         self.groups_joined = []
@@ -117,14 +127,15 @@ class ConversationConsumer(AsyncWebsocketConsumer):
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         # Limits first: a flood costs a counter, not a query or a parse per frame.
-        if not self.budget.allow():
-            if self.budget.abusive:
-                logger.warning("Socket of user %s closed for flooding", self.scope["user"].pk)
-                await self.close(code=CLOSE_FLOODING)
-                # Stop now: frames still queued by the server are dropped, not processed one by
-                # one, and the connection goes as soon as the close is sent.
-                await self.disconnect(CLOSE_FLOODING)
-                raise StopConsumer
+        allowed = self.budget.allow()
+        if self.budget.abusive or frames_waiting(self.server_receive) > settings.CHAT_FRAME_BACKLOG:
+            logger.warning("Socket of user %s closed for flooding", self.scope["user"].pk)
+            await self.close(code=CLOSE_FLOODING)
+            # Stop now: frames still queued by the server are dropped, not processed one by
+            # one, and the connection goes as soon as the close is sent.
+            await self.disconnect(CLOSE_FLOODING)
+            raise StopConsumer
+        if not allowed:
             if self.budget.refused == 1:
                 await self.send(text_data=fragments.alert(TOO_FAST))
             return

@@ -4,9 +4,12 @@ Counted per process, which is the unit that runs out (file descriptors, memory, 
 loop): behind N processes a person may hold at most N times the per-process number of sockets.
 """
 
+import asyncio
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 
@@ -91,3 +94,14 @@ def socket_open_allowed(*, user_id: int) -> bool:
     allowed = tokens >= 1
     _opening[user_id] = (tokens - 1 if allowed else tokens, now)
     return allowed
+
+
+def frames_waiting(receive: Callable[..., Any]) -> int:
+    """How many frames the server has queued for this socket and not handed over yet.
+
+    The server parses frames faster than a consumer takes them, one per loop turn, so a flood
+    shows as a backlog long before it shows as refused frames. Daphne (and Channels' test
+    communicator) hand each connection an asyncio.Queue; any other server counts as 0.
+    """
+    queue = getattr(receive, "__self__", None)
+    return queue.qsize() if isinstance(queue, asyncio.Queue) else 0

@@ -272,6 +272,8 @@ CHAT_MAX_SOCKETS_PER_PERSON = env_int("CHAT_MAX_SOCKETS_PER_PERSON", 10)
 CHAT_FRAMES_PER_SECOND = env_float("CHAT_FRAMES_PER_SECOND", 5.0)
 CHAT_FRAME_BURST = env_int("CHAT_FRAME_BURST", 20)
 CHAT_FRAME_ABUSE_LIMIT = env_int("CHAT_FRAME_ABUSE_LIMIT", 100)
+# Frames a socket may have waiting at the server before it counts as a flood and is closed.
+CHAT_FRAME_BACKLOG = env_int("CHAT_FRAME_BACKLOG", 200)
 CHAT_SOCKET_OPENS_PER_MINUTE = env_int("CHAT_SOCKET_OPENS_PER_MINUTE", 30)
 CHAT_SOCKET_OPEN_BURST = env_int("CHAT_SOCKET_OPEN_BURST", 20)
 # How long a socket trusts its last session check (logout closes sockets at once anyway).

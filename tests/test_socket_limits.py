@@ -108,3 +108,18 @@ async def test_a_slow_trickle_of_floods_still_adds_up_to_a_close(
     while (output := await flooder.receive_output(timeout=5))["type"] != "websocket.close":
         pass
     assert output["code"] == CLOSE_FLOODING
+
+
+async def test_a_backlog_of_frames_closes_the_socket_before_they_are_processed(
+    alice: User, settings: Any
+) -> None:
+    settings.CHAT_FRAME_BACKLOG = 50
+    conversation = await asyncio.to_thread(services.conversation_get_or_create_empty, owner=alice)
+    flooder = await connect(alice, conversation)
+    for _ in range(5000):  # queued faster than any consumer takes them
+        await flooder.send_to(text_data=json.dumps({"action": "nothing"}))
+    answered = 0
+    while (output := await flooder.receive_output(timeout=5))["type"] != "websocket.close":
+        answered += "Unknown action." in output.get("text", "")
+    assert output["code"] == CLOSE_FLOODING
+    assert answered == 0  # closed at the first frame, not after working through the queue
