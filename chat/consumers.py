@@ -7,19 +7,26 @@ from importlib import import_module
 from typing import Any
 from urllib.parse import parse_qs
 
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.auth.models import User
 from django.utils.crypto import constant_time_compare
 
-from chat import fragments, selectors, turns
+from chat import fragments, selectors, services, turns
 from chat.db import db_async
 from chat.engines import get_engine
 from chat.groups import conversation_group, user_group
 from chat.models import Conversation, Message
 from chat.runner import turn_launch, turn_owner, turn_snapshot, turn_stop
-from chat.socket_limits import FrameBudget, socket_closed, socket_opened
+from chat.socket_limits import (
+    FrameBudget,
+    frames_waiting,
+    socket_closed,
+    socket_open_allowed,
+    socket_opened,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -43,10 +50,16 @@ TOO_MANY_TABS = (
     "connected. Reload to use this one."
 )
 
+VERSION_ACTIONS = ("regenerate", "retry", "edit")
+
 
 class ConversationConsumer(AsyncWebsocketConsumer):
     conversation_id: int
     groups_joined: list[str]
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        self.server_receive = receive  # the server's queue of this socket's frames (a backlog)
+        await super().__call__(scope, receive, send)
 
     async def connect(self) -> None:
         self.groups_joined = []
@@ -55,6 +68,10 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         user = self.scope["user"]
         if not user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        if not socket_open_allowed(user_id=user.pk):
+            logger.warning("Socket of user %s refused: opening sockets too fast", user.pk)
+            await self.close(code=CLOSE_FLOODING)
             return
         conversation_id = int(self.scope["url_route"]["kwargs"]["conversation_id"])
         conversation = await _conversation_for(user, conversation_id)
@@ -84,7 +101,8 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         it stands right now, from the process writing it."""
         missed, complete = await _missed(conversation, after)
         if after is None or not complete:
-            await self.send(text_data=fragments.messages_replaced(missed))
+            # features: a truncated catch-up offers "Load earlier" for the rest.
+            await self.send(text_data=fragments.messages_replaced(missed, has_earlier=not complete))
         elif missed:
             await self.send(
                 text_data=fragments.messages_appended((m, list(m.tool_calls.all())) for m in missed)
@@ -109,11 +127,16 @@ class ConversationConsumer(AsyncWebsocketConsumer):
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         # Limits first: a flood costs a counter, not a query or a parse per frame.
-        if not self.budget.allow():
-            if self.budget.abusive:
-                logger.warning("Socket of user %s closed for flooding", self.scope["user"].pk)
-                await self.close(code=CLOSE_FLOODING)
-            elif self.budget.refused == 1:
+        allowed = self.budget.allow()
+        if self.budget.abusive or frames_waiting(self.server_receive) > settings.CHAT_FRAME_BACKLOG:
+            logger.warning("Socket of user %s closed for flooding", self.scope["user"].pk)
+            await self.close(code=CLOSE_FLOODING)
+            # Stop now: frames still queued by the server are dropped, not processed one by
+            # one, and the connection goes as soon as the close is sent.
+            await self.disconnect(CLOSE_FLOODING)
+            raise StopConsumer
+        if not allowed:
+            if self.budget.refused == 1:
                 await self.send(text_data=fragments.alert(TOO_FAST))
             return
         if not await self.session_still_valid():
@@ -128,6 +151,8 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             await turn_stop(conversation_id=self.conversation_id)
         elif action == "send":
             await self.start_turn(payload.get("message"))
+        elif action in VERSION_ACTIONS:  # features: regenerate, retry, edit
+            await self.start_version(action, payload)
         elif action == "resync":
             await self.resync(payload.get("message"))
         else:
@@ -174,9 +199,10 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             # Give the text back so that nothing the person typed is lost.
             await self.send(text_data=fragments.alert(str(rejected)) + fragments.composer(text))
             return
+        # Every tab on the conversation (all the owner's) gets the question, and the new title.
         appended = fragments.messages_appended(
             [(started.user_message, []), (started.assistant_message, [])]
-        )
+        ) + (sidebar or "")
         try:
             await self.channel_layer.group_send(
                 conversation_group(self.conversation_id),
@@ -188,10 +214,39 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             logger.exception("Channel layer unavailable for conversation %s", self.conversation_id)
             await self.send(text_data=appended)
             notice = LAYER_DOWN
-        await self.send(text_data=fragments.alert(notice) + (sidebar or ""))
+        await self.send(text_data=fragments.alert(notice))
         await turn_launch(
             conversation_id=self.conversation_id,
             message_id=started.assistant_message.pk,
+            engine=engine,
+        )
+
+    async def start_version(self, action: str, payload: dict[str, Any]) -> None:
+        """Regenerate or Retry the last answer, or Edit the last question (features)."""
+        engine = get_engine()
+        try:
+            versioned = await _start_version(
+                self.scope["user"],
+                self.conversation_id,
+                action,
+                payload,
+                engine,
+                await turn_owner(),
+            )
+        except turns.TurnRejected as rejected:
+            await self.send(text_data=fragments.alert(str(rejected)))
+            return
+        html = fragments.messages_versioned(versioned.replaced_ids, versioned.new_messages)
+        try:
+            await self.channel_layer.group_send(
+                conversation_group(self.conversation_id), {"type": "chat.fragment", "html": html}
+            )
+        except Exception:
+            logger.exception("Channel layer unavailable for conversation %s", self.conversation_id)
+            await self.send(text_data=html + fragments.alert(LAYER_DOWN))
+        await turn_launch(
+            conversation_id=self.conversation_id,
+            message_id=versioned.assistant_message.pk,
             engine=engine,
         )
 
@@ -202,6 +257,9 @@ class ConversationConsumer(AsyncWebsocketConsumer):
 
     async def session_ended(self, event: dict[str, Any]) -> None:
         await self.close(code=CLOSE_SESSION_ENDED)
+
+    async def conversation_deleted(self, event: dict[str, Any]) -> None:
+        await self.close(code=CLOSE_NOT_FOUND)
 
     async def socket_evicted(self, event: dict[str, Any]) -> None:
         await self.send(text_data=fragments.alert(TOO_MANY_TABS))
@@ -283,3 +341,31 @@ def _start_turn(
     if started.title_changed:
         sidebar = fragments.sidebar(selectors.conversation_list(user=user), conversation)
     return started, sidebar
+
+
+@db_async
+def _start_version(
+    user: Any, conversation_id: int, action: str, payload: dict[str, Any], engine: Any, owner: str
+) -> services.VersionedTurn:
+    message_id = payload.get("message_id")
+    if not isinstance(message_id, int | str) or not str(message_id).isdigit():
+        raise turns.TurnRejected("That message does not exist.")
+    if action == "edit":
+        text = payload.get("message")
+        if not isinstance(text, str):
+            raise turns.TurnRejected("Type a message first.")
+        return services.message_edit(
+            user=user,
+            conversation_id=conversation_id,
+            message_id=int(message_id),
+            text=text,
+            engine=engine,
+            owner=owner,
+        )
+    return services.message_regenerate(
+        user=user,
+        conversation_id=conversation_id,
+        message_id=int(message_id),
+        engine=engine,
+        owner=owner,
+    )

@@ -19,11 +19,12 @@ def messages_appended(messages: Iterable[tuple[Message, Sequence[ToolCall]]]) ->
     return f'<div id="messages" hx-swap-oob="beforeend">{bubbles}</div>'
 
 
-def messages_replaced(messages: Iterable[Message]) -> str:
-    """The whole transcript; `messages` must have their tool calls prefetched."""
+def messages_replaced(messages: Iterable[Message], *, has_earlier: bool = False) -> str:
+    """The transcript (or its latest page, then `has_earlier` offers "Load earlier");
+    `messages` must have their tool calls prefetched."""
     return render_to_string(
         "chat/_messages.html",
-        {"transcript": messages, "oob": True},
+        {"transcript": messages, "oob": True, "has_earlier": has_earlier},
     )
 
 
@@ -40,3 +41,21 @@ def sidebar(conversations: Iterable[Conversation], current: Conversation) -> str
     return render_to_string(
         "chat/_sidebar.html", {"conversations": conversations, "current": current, "oob": True}
     ) + render_to_string("chat/_title.html", {"conversation": current, "oob": True})
+
+
+# --- features: a new version takes the place of the bubbles it replaces --------------------------
+
+
+def messages_versioned(replaced_ids: Sequence[int], new_messages: Sequence[Message]) -> str:
+    """The new bubbles, each swapped in for the one it replaces (the earlier version stays in
+    the database; the page pages to it). New bubbles beyond the replaced ones are appended."""
+    html = "".join(
+        render_to_string(
+            "chat/_message.html", {"message": new, "tool_calls": [], "replaces": old_id}
+        )
+        for old_id, new in zip(replaced_ids, new_messages, strict=False)
+    )
+    extra = new_messages[len(replaced_ids) :]
+    if extra:
+        html += messages_appended((m, []) for m in extra)
+    return html

@@ -82,11 +82,35 @@ class Message(models.Model):
         blank=True,
         help_text="While streaming: the owner renews this; past it, the turn sweep ends the turn.",
     )
+    # --- Versions (regenerate, retry, edit): earlier answers and questions are kept -------------
+    version_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="later_versions",
+        help_text="The first version of this message, when this one replaced it (regenerate, "
+        "retry or edit).",
+    )
+    version_number = models.PositiveIntegerField(
+        default=1, help_text="1 for the first version; the current version is the highest."
+    )
+    is_current = models.BooleanField(
+        default=True,
+        help_text="Part of the transcript (and of the history sent to the engine); earlier "
+        "versions are kept but not.",
+    )
+    # --- end of versions ---------------------------------------------------------------------
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["created_at", "pk"]
+        indexes = [
+            models.Index(
+                fields=["conversation", "is_current", "-id"], name="message_transcript_idx"
+            )
+        ]
         constraints = [
             # One active turn per conversation, enforced by the database, not by hope.
             models.UniqueConstraint(

@@ -48,6 +48,7 @@ from chat.grounding import answer_check_figures
 from chat.models import Conversation, Message, ToolCall
 from chat.provider_state import StoredProviderResources
 from chat.streaming import BlockStream
+from chat.titles import title_from_question
 from chat.tools.registry import ToolOutcome, registry
 
 logger = logging.getLogger(__name__)
@@ -111,8 +112,8 @@ def _lease_until() -> Any:
 
 
 def _title_from(text: str) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "…"
+    # features: a short rule-based title ("Tax on €85,000"), see chat.titles.
+    return title_from_question(text)
 
 
 def _check_rate(owner_id: int) -> None:
@@ -184,6 +185,7 @@ def _history(conversation: Conversation, before: Message) -> tuple[list[PastMess
     """Earlier finished messages (oldest first) and the person's text for this turn."""
     messages = list(
         conversation.messages.filter(pk__lt=before.pk)
+        .filter(is_current=True)  # features: earlier versions are not part of the history
         .exclude(status=Message.Status.STREAMING)
         .prefetch_related("tool_calls")
         .order_by("created_at", "pk")

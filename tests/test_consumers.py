@@ -46,7 +46,7 @@ async def test_tax_question_streams_in_order_and_completes(alice: User, settings
     await socket.receive_from()  # the catch-up transcript
     await socket.send_to(text_data=frame("What is the tax on 85,000 euros of revenue?"))
     frames = await receive_until(socket, is_appended)
-    assert any("conversation-list" in f and "What is the tax on 85,000" in f for f in frames)
+    assert any("conversation-list" in f and "Tax on €85,000" in f for f in frames)
     appended = frames[-1]
     assert "What is the tax on 85,000 euros of revenue?" in appended
     assert 'data-status="streaming"' in appended

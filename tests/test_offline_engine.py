@@ -292,3 +292,10 @@ def test_a_hostile_message_is_planned_in_bounded_time(text: str) -> None:
     started = time.perf_counter()
     plan_turn(text=text[:4000], history=[])
     assert time.perf_counter() - started < 1.0
+
+
+@pytest.mark.parametrize("question", ["tax 85000", "tax 0.005", "max 90000 eur"])
+def test_an_x_ending_a_word_is_not_a_multiplication(question: str) -> None:
+    answer = Chat().ask(question)
+    assert answer.startswith("I read your yearly revenue as")
+    assert "times" not in answer

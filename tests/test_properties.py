@@ -50,7 +50,8 @@ def test_parser_returns_a_revenue_or_a_clear_error(raw: object) -> None:
         message = "revenue ok"
     assert message.startswith("revenue")
     assert len(message) < 200
-    assert time.perf_counter() - started < 0.05
+    # Bounded work, not a speed target: catastrophic backtracking would take seconds.
+    assert time.perf_counter() - started < 0.5
 
 
 @settings(max_examples=400, deadline=None)
@@ -120,7 +121,9 @@ def test_any_question_ends_in_a_finished_answer(alice: User, question: str) -> N
     try:
         started = turns.turn_start(conversation=conversation, text=question, engine=OfflineEngine())
     except turns.TurnRejected:
-        assert not question.strip()  # the only refusal a 300-character question can get
+        # The only refusal a 300-character question can get: nothing left once NUL (which
+        # PostgreSQL cannot store) is removed.
+        assert not question.replace("\x00", "").strip()
         return
     message = asyncio.run(
         turns.turn_run(

@@ -31,7 +31,7 @@ def test_turn_start_stores_the_question_before_any_provider_call(alice: User) ->
         Message.objects.get(pk=started.user_message.pk).text == "What is the tax on 85,000 euros?"
     )
     assert started.assistant_message.status == Message.Status.STREAMING
-    assert started.assistant_message.conversation.title == "What is the tax on 85,000 euros?"
+    assert started.assistant_message.conversation.title == "Tax on €85,000"  # chat.titles
 
 
 @pytest.mark.django_db

@@ -10,24 +10,23 @@ import hashlib
 import json
 import logging
 import warnings
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
 
 from chat.engines.base import (
-    TOOL_LOOP,
     EngineEvent,
     ProviderThreadBound,
     TextDelta,
-    TurnDone,
     TurnFailed,
     TurnRequest,
     UsageReported,
 )
 from chat.engines.client import OpenAIEngine, openai_client
-from chat.engines.errors import STREAM_ENDED_EARLY, failure_from
+from chat.engines.errors import STREAM_ENDED_EARLY
 from chat.engines.history import chat_tools, plain_messages
+from chat.engines.rounds import RoundResult, ToolCallRequest, run_rounds
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
@@ -44,83 +43,105 @@ ENDED_BADLY = {
 THREAD_CREATE_MESSAGES = 32
 
 
+class AssistantsRounds:
+    def __init__(self, engine: "AssistantsEngine", request: TurnRequest) -> None:
+        self.engine = engine
+        self.request = request
+        self.client = openai_client()
+        self.thread_id = request.provider_thread_id
+        self.assistant_id = ""
+        self.run_id = ""
+        self.outputs: list[dict[str, str]] = []
+        self.finished = False
+
+    async def begin(self) -> AsyncIterator[EngineEvent]:
+        self.assistant_id = await self.engine.assistant_id(self.client, self.request)
+        if not self.thread_id:
+            self.thread_id = await self.engine.new_thread(self.client, self.request)
+            yield ProviderThreadBound(self.thread_id)
+        await self.client.beta.threads.messages.create(
+            self.thread_id, role="user", content=self.request.user_text
+        )
+
+    async def round(self, result: RoundResult, *, force_answer: bool) -> AsyncIterator[EngineEvent]:
+        # A run cannot be told to stop calling tools once started: past the cap it is cancelled.
+        stream: Any
+        if self.outputs:
+            stream = await self.client.beta.threads.runs.submit_tool_outputs(
+                self.run_id,
+                thread_id=self.thread_id,
+                tool_outputs=cast(Any, self.outputs),
+                stream=True,
+            )
+        else:
+            stream = await self.client.beta.threads.runs.create(
+                self.thread_id, assistant_id=self.assistant_id, stream=True
+            )
+        self.outputs = []
+        required: Any = None
+        ended: tuple[str, Any] | None = None
+        wrote_text = False
+        async with stream:
+            async for event in stream:
+                kind = event.event
+                if kind == "thread.run.created":
+                    self.run_id = event.data.id
+                elif kind == "thread.message.delta":
+                    for part in event.data.delta.content or []:
+                        if part.type == "text" and part.text and part.text.value:
+                            wrote_text = True
+                            yield TextDelta(part.text.value)
+                elif kind == "thread.run.requires_action":
+                    required = event.data
+                elif kind == "thread.run.completed" or kind in ENDED_BADLY:
+                    ended = (kind, event.data)
+        if ended is not None:
+            kind, run = ended
+            if run.usage is not None:
+                yield UsageReported(run.usage.prompt_tokens, run.usage.completion_tokens)
+            self.finished = True
+            if kind != "thread.run.completed":
+                detail = run.last_error.message if run.last_error else kind
+                result.failure = TurnFailed(ENDED_BADLY[kind], detail, interrupted=wrote_text)
+            return
+        if required is None:
+            result.failure = TurnFailed(STREAM_ENDED_EARLY, interrupted=True)
+            return
+        self.run_id = required.id
+        result.calls = [
+            # The run holds the calls: they are answered by the provider's ids.
+            ToolCallRequest(call.id, call.function.name, call.function.arguments, call.id)
+            for call in required.required_action.submit_tool_outputs.tool_calls
+        ]
+
+    def answered(self, calls: list[ToolCallRequest], outputs: list[str]) -> None:
+        self.outputs = [
+            {"tool_call_id": c.wire_id, "output": output}
+            for c, output in zip(calls, outputs, strict=True)
+        ]
+
+    async def abandon(self, calls: list[ToolCallRequest]) -> AsyncIterator[EngineEvent]:
+        return  # the unfinished run is cancelled in close()
+        yield
+
+    async def close(self) -> None:
+        if self.run_id and self.thread_id and not self.finished:
+            await _cancel_quietly(self.client, self.thread_id, self.run_id)
+
+
 class AssistantsEngine(OpenAIEngine):
     name = "assistants"
     label = "Assistants (legacy: shut down by OpenAI on 2026-08-26)"
     thread_scope = "assistants"
 
-    async def stream(self, request: TurnRequest) -> AsyncGenerator[EngineEvent, None]:
-        client = openai_client()
+    def stream(self, request: TurnRequest) -> AsyncGenerator[EngineEvent, None]:
         # We know this API is deprecated: that is what this engine is for.
         warnings.filterwarnings(
             "ignore", message="The Assistants API is deprecated", category=DeprecationWarning
         )
-        partial = False
-        run_id = ""
-        thread_id = request.provider_thread_id
-        finished = False
-        try:
-            assistant_id = await self._assistant_id(client, request)
-            if not thread_id:
-                thread_id = await self._new_thread(client, request)
-                yield ProviderThreadBound(thread_id)
-            await client.beta.threads.messages.create(
-                thread_id, role="user", content=request.user_text
-            )
-            stream: Any = await client.beta.threads.runs.create(
-                thread_id, assistant_id=assistant_id, stream=True
-            )
-            for round_number in range(request.max_tool_rounds + 1):
-                required: Any = None
-                ended: tuple[str, Any] | None = None
-                async with stream:
-                    async for event in stream:
-                        kind = event.event
-                        if kind == "thread.run.created":
-                            run_id = event.data.id
-                        elif kind == "thread.message.delta":
-                            for part in event.data.delta.content or []:
-                                if part.type == "text" and part.text and part.text.value:
-                                    partial = True
-                                    yield TextDelta(part.text.value)
-                        elif kind == "thread.run.requires_action":
-                            required = event.data
-                        elif kind == "thread.run.completed" or kind in ENDED_BADLY:
-                            ended = (kind, event.data)
-                if ended is not None:
-                    kind, run = ended
-                    if run.usage is not None:
-                        yield UsageReported(run.usage.prompt_tokens, run.usage.completion_tokens)
-                    finished = True
-                    if kind == "thread.run.completed":
-                        yield TurnDone()
-                    else:
-                        detail = run.last_error.message if run.last_error else kind
-                        yield TurnFailed(ENDED_BADLY[kind], detail, interrupted=partial)
-                    return
-                if required is None:
-                    yield TurnFailed(STREAM_ENDED_EARLY, interrupted=True)
-                    return
-                run_id = required.id
-                outputs = []
-                for call in required.required_action.submit_tool_outputs.tool_calls:
-                    output = await request.run_tool(
-                        call.id, call.function.name, call.function.arguments
-                    )
-                    outputs.append({"tool_call_id": call.id, "output": output})
-                if round_number == request.max_tool_rounds:
-                    break
-                stream = await client.beta.threads.runs.submit_tool_outputs(
-                    run_id, thread_id=thread_id, tool_outputs=cast(Any, outputs), stream=True
-                )
-            yield TurnFailed(TOOL_LOOP.format(rounds=request.max_tool_rounds))
-        except Exception as exc:
-            yield failure_from(exc, model=self.model_name, partial=partial)
-        finally:
-            if run_id and thread_id and not finished:
-                await _cancel_quietly(client, thread_id, run_id)
+        return run_rounds(request, AssistantsRounds(self, request), model=self.model_name)
 
-    async def _assistant_id(self, client: "AsyncOpenAI", request: TurnRequest) -> str:
+    async def assistant_id(self, client: "AsyncOpenAI", request: TurnRequest) -> str:
         """The stored assistant for this server, model, instructions and tools; created once."""
         tools = chat_tools(request.tools)
         fingerprint = json.dumps(
@@ -139,7 +160,7 @@ class AssistantsEngine(OpenAIEngine):
         )
         return await request.resources.store(kind="assistant", key=key, resource_id=assistant.id)
 
-    async def _new_thread(self, client: "AsyncOpenAI", request: TurnRequest) -> str:
+    async def new_thread(self, client: "AsyncOpenAI", request: TurnRequest) -> str:
         """A thread holding our stored history (replayed when the engine changes)."""
         messages = plain_messages(request.history)
         thread = await client.beta.threads.create(messages=messages[:THREAD_CREATE_MESSAGES])  # type: ignore[arg-type]

@@ -1,10 +1,12 @@
 """Provider failures turned into words for the person; details go to the log, not the page."""
 
+import json
 import logging
 import math
 from typing import TYPE_CHECKING
 
 from chat.engines.base import TurnFailed
+from chat.engines.wire import UNREADABLE, WireError, provider_error
 
 if TYPE_CHECKING:
     import httpx2
@@ -14,9 +16,15 @@ logger = logging.getLogger(__name__)
 STREAM_ENDED_EARLY = "The connection to the AI provider ended before the answer was finished."
 
 
+# Past this, a number of minutes means nothing to a person (a misconfigured or hostile header).
+LONGEST_WAIT_SHOWN = 24 * 3600
+
+
 def _wait_phrase(seconds: float | None) -> str:
     if seconds is None or not math.isfinite(seconds) or seconds <= 0:
         return "Try again in a minute."
+    if seconds > LONGEST_WAIT_SHOWN:
+        return "Try again later."
     if seconds < 90:
         return f"Try again in {math.ceil(seconds)} s."
     return f"Try again in {math.ceil(seconds / 60)} min."
@@ -39,6 +47,11 @@ def failure_from(exc: Exception, *, model: str, partial: bool) -> TurnFailed:
     import httpx2
     import openai
 
+    if isinstance(exc, json.JSONDecodeError):  # garbage in a stream the SDK read (Assistants)
+        exc = WireError(UNREADABLE, f"not JSON: {exc.doc[:200]!r}")
+    if isinstance(exc, WireError):
+        logger.warning("Provider reply unusable: %s (%s)", exc.message, exc.detail[:500])
+        return TurnFailed(exc.message, exc.detail[:500], interrupted=partial)
     detail = f"{type(exc).__name__}: {exc}"[:500]
     logger.warning("Provider call failed: %s", detail)
     if isinstance(exc, openai.AuthenticationError):
@@ -86,8 +99,7 @@ def failure_from(exc: Exception, *, model: str, partial: bool) -> TurnFailed:
             )
         return TurnFailed("Could not reach the AI provider. Try again shortly.", detail)
     if isinstance(exc, openai.APIError):
-        # An error event inside the stream.
-        return TurnFailed(
-            "The AI provider reported an error mid-answer.", detail, interrupted=partial
-        )
+        # An error event inside the stream (Assistants runs, read by the SDK).
+        shown = provider_error({"error": {"message": exc.message}})
+        return TurnFailed(shown.message, detail, interrupted=partial)
     raise exc

@@ -1,8 +1,17 @@
-"""Our stored history, in each provider API's input format (for replay and stateless modes)."""
+"""Our stored history, in each provider API's input format (for replay and stateless modes).
+
+Tool calls are replayed under their replay ids (unique in the conversation), not the provider's
+ids: providers that number calls per response reuse `call_0`, and a history carrying one id
+twice pairs outputs with calls ambiguously. Reasoning is never replayed.
+"""
 
 from typing import Any
 
-from chat.engines.base import PastMessage, ToolSpec
+from chat.engines.base import PastMessage, PastToolCall, ToolSpec
+
+
+def _replay_id(call: PastToolCall) -> str:
+    return call.replay_id or call.call_id
 
 
 def responses_items(history: list[PastMessage]) -> list[dict[str, Any]]:
@@ -12,13 +21,13 @@ def responses_items(history: list[PastMessage]) -> list[dict[str, Any]]:
             items.append(
                 {
                     "type": "function_call",
-                    "call_id": call.call_id,
+                    "call_id": _replay_id(call),
                     "name": call.name,
                     "arguments": call.arguments,
                 }
             )
             items.append(
-                {"type": "function_call_output", "call_id": call.call_id, "output": call.output}
+                {"type": "function_call_output", "call_id": _replay_id(call), "output": call.output}
             )
         if message.text:
             items.append({"type": "message", "role": message.role, "content": message.text})
@@ -35,7 +44,7 @@ def chat_messages(history: list[PastMessage]) -> list[dict[str, Any]]:
                     "content": None,
                     "tool_calls": [
                         {
-                            "id": call.call_id,
+                            "id": _replay_id(call),
                             "type": "function",
                             "function": {"name": call.name, "arguments": call.arguments},
                         }
@@ -45,7 +54,7 @@ def chat_messages(history: list[PastMessage]) -> list[dict[str, Any]]:
             )
             for call in message.tool_calls:
                 messages.append(
-                    {"role": "tool", "tool_call_id": call.call_id, "content": call.output}
+                    {"role": "tool", "tool_call_id": _replay_id(call), "content": call.output}
                 )
         if message.text:
             messages.append({"role": message.role, "content": message.text})

@@ -86,7 +86,7 @@ _TIMES_WORDS: tuple[tuple[re.Pattern[str], Decimal], ...] = (
     (re.compile(r"\b(?:quadruple|four times)\b|네\s?배", _I), Decimal(4)),
     (re.compile(r"\b(?:half|halved)\b|절반|반으로", _I), Decimal("0.5")),
 )
-_TIMES_SYMBOL = re.compile(r"(?:[x\u00d7]\s?([0-9]+(?:\.[0-9]+)?))(?![0-9])", _I)
+_TIMES_SYMBOL = re.compile(r"(?<![A-Za-z])(?:[x\u00d7]\s?([0-9]+(?:\.[0-9]+)?))(?![0-9])", _I)
 _FOLLOW_UP_WORDS = 8
 
 

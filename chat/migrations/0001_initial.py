@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,78 +14,171 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Conversation',
+            name="Conversation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(blank=True, max_length=120)),
-                ('engine', models.CharField(help_text='The engine the provider thread belongs to.', max_length=32)),
-                ('provider_thread_id', models.CharField(blank=True, help_text='The provider-side thread (OpenAI conversation or Assistants thread) id.', max_length=200)),
-                ('previous_provider_threads', models.JSONField(blank=True, default=list, help_text='Threads this conversation was bound to before its engine changed.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='conversations', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("title", models.CharField(blank=True, max_length=120)),
+                (
+                    "engine",
+                    models.CharField(
+                        help_text="The engine the provider thread belongs to.", max_length=32
+                    ),
+                ),
+                (
+                    "provider_thread_id",
+                    models.CharField(
+                        blank=True,
+                        help_text="The provider-side thread (OpenAI conversation or Assistants thread) id.",
+                        max_length=200,
+                    ),
+                ),
+                (
+                    "previous_provider_threads",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text="Threads this conversation was bound to before its engine changed.",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="conversations",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-updated_at', '-pk'],
+                "ordering": ["-updated_at", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='Message',
+            name="Message",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('user', 'Person'), ('assistant', 'Assistant')], max_length=16)),
-                ('text', models.TextField(blank=True)),
-                ('status', models.CharField(choices=[('streaming', 'Streaming'), ('complete', 'Complete'), ('interrupted', 'Interrupted'), ('error', 'Error')], default='complete', max_length=16)),
-                ('error_detail', models.TextField(blank=True)),
-                ('engine', models.CharField(blank=True, max_length=32)),
-                ('model_name', models.CharField(blank=True, max_length=100)),
-                ('usage', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('conversation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='messages', to='chat.conversation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[("user", "Person"), ("assistant", "Assistant")], max_length=16
+                    ),
+                ),
+                ("text", models.TextField(blank=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("streaming", "Streaming"),
+                            ("complete", "Complete"),
+                            ("interrupted", "Interrupted"),
+                            ("error", "Error"),
+                        ],
+                        default="complete",
+                        max_length=16,
+                    ),
+                ),
+                ("error_detail", models.TextField(blank=True)),
+                ("engine", models.CharField(blank=True, max_length=32)),
+                ("model_name", models.CharField(blank=True, max_length=100)),
+                ("usage", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "conversation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="messages",
+                        to="chat.conversation",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at', 'pk'],
+                "ordering": ["created_at", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='ProviderResource',
+            name="ProviderResource",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(max_length=50)),
-                ('key', models.CharField(max_length=200)),
-                ('resource_id', models.CharField(max_length=200)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("kind", models.CharField(max_length=50)),
+                ("key", models.CharField(max_length=200)),
+                ("resource_id", models.CharField(max_length=200)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('kind', 'key'), name='one_resource_per_key')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("kind", "key"), name="one_resource_per_key")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ToolCall',
+            name="ToolCall",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('call_id', models.CharField(max_length=200)),
-                ('name', models.CharField(max_length=100)),
-                ('raw_arguments', models.TextField(blank=True)),
-                ('parsed_input', models.JSONField(blank=True, null=True)),
-                ('output', models.TextField(blank=True, help_text='The text sent back to the model.')),
-                ('result', models.JSONField(blank=True, help_text='Structured result, when it ran.', null=True)),
-                ('error', models.TextField(blank=True)),
-                ('duration_ms', models.FloatField(default=0)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('message', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tool_calls', to='chat.message')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("call_id", models.CharField(max_length=200)),
+                ("name", models.CharField(max_length=100)),
+                ("raw_arguments", models.TextField(blank=True)),
+                ("parsed_input", models.JSONField(blank=True, null=True)),
+                (
+                    "output",
+                    models.TextField(blank=True, help_text="The text sent back to the model."),
+                ),
+                (
+                    "result",
+                    models.JSONField(
+                        blank=True, help_text="Structured result, when it ran.", null=True
+                    ),
+                ),
+                ("error", models.TextField(blank=True)),
+                ("duration_ms", models.FloatField(default=0)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "message",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="tool_calls",
+                        to="chat.message",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at', 'pk'],
+                "ordering": ["created_at", "pk"],
             },
         ),
         migrations.AddIndex(
-            model_name='conversation',
-            index=models.Index(fields=['owner', '-updated_at'], name='chat_conver_owner_i_77b144_idx'),
+            model_name="conversation",
+            index=models.Index(
+                fields=["owner", "-updated_at"], name="chat_conver_owner_i_77b144_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='message',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'streaming')), fields=('conversation',), name='one_streaming_message_per_conversation'),
+            model_name="message",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "streaming")),
+                fields=("conversation",),
+                name="one_streaming_message_per_conversation",
+            ),
         ),
     ]

@@ -4,40 +4,62 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('chat', '0001_initial'),
+        ("chat", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='conversation',
-            name='deleted_at',
-            field=models.DateTimeField(blank=True, help_text='When the person deleted it: gone for them; review keeps a tombstone.', null=True),
+            model_name="conversation",
+            name="deleted_at",
+            field=models.DateTimeField(
+                blank=True,
+                help_text="When the person deleted it: gone for them; review keeps a tombstone.",
+                null=True,
+            ),
         ),
         migrations.AddField(
-            model_name='message',
-            name='figures_verified',
-            field=models.BooleanField(blank=True, help_text='Grounding check of the finished answer: every figure traced to a calculation, the question or the tax table (None: not checked).', null=True),
+            model_name="message",
+            name="figures_verified",
+            field=models.BooleanField(
+                blank=True,
+                help_text="Grounding check of the finished answer: every figure traced to a calculation, the question or the tax table (None: not checked).",
+                null=True,
+            ),
         ),
         migrations.AddField(
-            model_name='message',
-            name='lease_expires_at',
-            field=models.DateTimeField(blank=True, help_text='While streaming: the owner renews this; past it, the turn sweep ends the turn.', null=True),
+            model_name="message",
+            name="lease_expires_at",
+            field=models.DateTimeField(
+                blank=True,
+                help_text="While streaming: the owner renews this; past it, the turn sweep ends the turn.",
+                null=True,
+            ),
         ),
         migrations.AddField(
-            model_name='message',
-            name='reasoning',
-            field=models.TextField(blank=True, help_text="The model's reasoning, kept apart from the answer; never replayed."),
+            model_name="message",
+            name="reasoning",
+            field=models.TextField(
+                blank=True,
+                help_text="The model's reasoning, kept apart from the answer; never replayed.",
+            ),
         ),
         migrations.AddField(
-            model_name='message',
-            name='turn_owner',
-            field=models.CharField(blank=True, help_text='While streaming: the channel name of the process that runs this turn.', max_length=200),
+            model_name="message",
+            name="turn_owner",
+            field=models.CharField(
+                blank=True,
+                help_text="While streaming: the channel name of the process that runs this turn.",
+                max_length=200,
+            ),
         ),
         migrations.AddField(
-            model_name='message',
-            name='unverified_figures',
-            field=models.JSONField(blank=True, default=list, help_text='Figures in the answer that the grounding check could not trace.'),
+            model_name="message",
+            name="unverified_figures",
+            field=models.JSONField(
+                blank=True,
+                default=list,
+                help_text="Figures in the answer that the grounding check could not trace.",
+            ),
         ),
     ]

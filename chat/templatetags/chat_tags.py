@@ -1,6 +1,12 @@
+import re
+from collections.abc import Iterable
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from django import template
+from django.utils import timezone
+from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from chat import engines
@@ -35,3 +41,53 @@ def euros(value: object) -> str:
 def engine_label(name: str) -> str:
     """The label of the engine a message was written by (each engine class owns its label)."""
     return engines.engine_label(name)
+
+
+# --- features: sidebar groups and search snippets ---------------------------------------------
+
+SNIPPET_CHARS = 140
+_MARKDOWN_MARKS = re.compile(r"[*_`#|>]+")
+
+
+@register.filter
+def by_day(conversations: Iterable[Any]) -> list[dict[str, Any]]:
+    """Conversations grouped as Today / Yesterday / Earlier, in the active time zone (the
+    person's, from their browser; see chat.middleware)."""
+    today = timezone.localdate()
+    labels = {"today": "Today", "yesterday": "Yesterday", "earlier": "Earlier"}
+    groups: dict[str, list[Any]] = {key: [] for key in labels}
+    for conversation in conversations:
+        day = timezone.localdate(conversation.updated_at)
+        key = "today" if day == today else "yesterday" if day == today - timedelta(1) else "earlier"
+        groups[key].append(conversation)
+    return [
+        {"key": key, "label": labels[key], "conversations": items}
+        for key, items in groups.items()
+        if items
+    ]
+
+
+@register.filter
+def snippet(text: str, query: str) -> SafeString:
+    """A short excerpt of `text` around the first word of `query`, that word marked."""
+    text = " ".join(_MARKDOWN_MARKS.sub("", text).split())
+    words = [w for w in query.split() if w]
+    lowered = text.lower()
+    start = min((i for i in (lowered.find(w.lower()) for w in words) if i >= 0), default=0)
+    begin = max(0, start - SNIPPET_CHARS // 3)
+    excerpt = text[begin : begin + SNIPPET_CHARS]
+    prefix = "…" if begin else ""
+    suffix = "…" if begin + SNIPPET_CHARS < len(text) else ""
+    if not words:
+        return format_html("{}{}{}", prefix, excerpt, suffix)
+    # The whole phrase where it appears, else each word.
+    terms = [" ".join(words), *words] if len(words) > 1 else words
+    pattern = re.compile("|".join(re.escape(t) for t in terms), re.IGNORECASE)
+    parts: list[str] = []
+    last = 0
+    for match in pattern.finditer(excerpt):
+        parts.append(str(escape(excerpt[last : match.start()])))
+        parts.append(str(format_html("<mark>{}</mark>", match.group(0))))
+        last = match.end()
+    parts.append(str(escape(excerpt[last:])))
+    return mark_safe(escape(prefix) + "".join(parts) + escape(suffix))  # noqa: S308 - escaped

@@ -3,7 +3,6 @@
 import asyncio
 import json
 from io import StringIO
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +12,7 @@ from django.core.management import call_command
 from chat import services, turns
 from chat.engines import get_engine
 from chat.models import Conversation, Message, ToolCall
+from tests.chat.engines.conftest import Adapter, ask
 from tests.conftest import (
     ORIGIN,
     frame,
@@ -23,6 +23,7 @@ from tests.conftest import (
     socket_for,
 )
 from tests.fake_openai import (
+    WIRE,
     Failed,
     FakeOpenAI,
     Incomplete,
@@ -37,37 +38,6 @@ from tests.helpers.frames import delta_frames, streamed_text
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ENGINES = ["responses", "chat", "assistants"]
-GENERATION = {"responses": "/responses", "chat": "/chat/completions", "assistants": "/runs"}
-WIRE = Path(__file__).parent / "data" / "openai-wire"
-
-
-class Listener:
-    async def turn_changed(self, update: turns.TurnUpdate) -> None:
-        pass
-
-
-async def ask(user: User, text: str, conversation: Conversation | None = None) -> Message:
-    """One turn through the service, with the configured engine."""
-    if conversation is None:
-        conversation = await asyncio.to_thread(
-            services.conversation_get_or_create_empty, owner=user
-        )
-    engine = get_engine()
-    started = await asyncio.to_thread(
-        turns.turn_start, conversation=conversation, text=text, engine=engine
-    )
-    await turns.turn_run(
-        message_id=started.assistant_message.pk, listener=Listener(), engine=engine
-    )
-    return await Message.objects.select_related("conversation").aget(
-        pk=started.assistant_message.pk
-    )
-
-
-def generation_requests(fake: FakeOpenAI, engine: str) -> list[Any]:
-    if engine == "assistants":
-        return [r for r in fake.requests if "/runs" in r.path and not r.path.endswith("/cancel")]
-    return fake.requests_to(GENERATION[engine])
 
 
 def expected_text(sse_file: str) -> str:
@@ -84,11 +54,9 @@ def expected_text(sse_file: str) -> str:
 # --- A full tax turn, per engine -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("engine", ENGINES)
 async def test_tax_turn_streams_over_the_socket_and_persists_everything(
-    alice: User, fake_openai: FakeOpenAI, settings: Any, engine: str
+    alice: User, fake_openai: FakeOpenAI, settings: Any, adapter: Adapter
 ) -> None:
-    settings.ASSISTANT_ENGINE = engine
     fake_openai.token_delay = 0.04
     conversation = await asyncio.to_thread(services.conversation_get_or_create_empty, owner=alice)
     cookie = await asyncio.to_thread(session_cookie, alice)
@@ -108,69 +76,27 @@ async def test_tax_turn_streams_over_the_socket_and_persists_everything(
     await answer.arefresh_from_db()
     await conversation.arefresh_from_db()
     assert answer.status == "complete"
-    assert answer.engine == engine
+    assert answer.engine == adapter.engine
     assert answer.usage["output_tokens"] > 0
     call = await ToolCall.objects.aget(message=answer)
     assert call.result is not None
     assert call.result["tax"] == "14500.00"
-    sent = generation_requests(fake_openai, engine)
-    if engine == "responses":
-        assert conversation.provider_thread_id.startswith("conv_")
-        assert all(r.body["conversation"] == conversation.provider_thread_id for r in sent)
-        assert sent[1].body["input"] == [
-            {"type": "function_call_output", "call_id": call.call_id, "output": call.output}
-        ]
-        assert sent[0].body["tools"][0]["name"] == "calculate_tax"
-    elif engine == "chat":
-        assert conversation.provider_thread_id == ""
-        assert sent[1].body["messages"][-1] == {
-            "role": "tool",
-            "tool_call_id": call.call_id,
-            "content": call.output,
-        }
-        assert sent[1].body["tools"][0]["function"]["name"] == "calculate_tax"  # tools resent
-    else:
-        assert conversation.provider_thread_id.startswith("thread_")
-        assert sent[1].body["tool_outputs"] == [
-            {"tool_call_id": call.call_id, "output": call.output}
-        ]
+    adapter.check_tax_turn(conversation, adapter.generations(fake_openai), call)
 
 
-@pytest.mark.parametrize("engine", ENGINES)
 async def test_resumed_conversation_continues_the_same_provider_thread(
-    alice: User, fake_openai: FakeOpenAI, settings: Any, engine: str
+    alice: User, fake_openai: FakeOpenAI, settings: Any, adapter: Adapter
 ) -> None:
-    settings.ASSISTANT_ENGINE = engine
     first = await ask(alice, "tax on 85000 EUR")
     second = await ask(alice, "and what about 20000?", first.conversation)
     assert second.status == "complete"
     assert "€20000.00 is €1000.00" in second.text
-    sent = generation_requests(fake_openai, engine)
-    if engine == "responses":
-        assert len(fake_openai.requests_to("/conversations")) == 1
-        assert {r.body["conversation"] for r in sent} == {first.conversation.provider_thread_id}
-    elif engine == "chat":
-        history = sent[2].body["messages"]
-        assert [m["role"] for m in history] == [
-            "system",
-            "user",
-            "assistant",
-            "tool",
-            "assistant",
-            "user",
-        ]
-        assert history[1]["content"] == "tax on 85000 EUR"
-    else:
-        assert len(fake_openai.requests_to("/threads")) == 1
-        assert len(fake_openai.requests_to("/assistants")) == 1  # created once, not per message
-        thread = first.conversation.provider_thread_id
-        assert all(f"/threads/{thread}/" in r.path for r in sent)
+    adapter.check_resumed(fake_openai, first)
 
 
 # --- Errors a person sees --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize(
     ("steps", "shown", "status"),
     [
@@ -184,7 +110,7 @@ async def test_resumed_conversation_continues_the_same_provider_thread(
         ([Status(400, "bad")], "refused the request (400)", "error"),
         (
             [Text("one two three four five", error_after=2)],
-            "reported an error mid-answer",
+            "reported an error: The server had an error",
             "interrupted",
         ),
         ([Text("one two three four five", drop_after=2)], "mid-answer", "interrupted"),
@@ -195,12 +121,11 @@ async def test_provider_fault_ends_the_turn_clearly_and_the_conversation_goes_on
     alice: User,
     fake_openai: FakeOpenAI,
     settings: Any,
-    engine: str,
+    adapter: Adapter,
     steps: list[Any],
     shown: str,
     status: str,
 ) -> None:
-    settings.ASSISTANT_ENGINE = engine
     fake_openai.script(*steps)
     answer = await ask(alice, "hello")
     assert answer.status == status
@@ -215,43 +140,35 @@ async def test_provider_fault_ends_the_turn_clearly_and_the_conversation_goes_on
     assert "€14500.00" in follow_up.text
 
 
-@pytest.mark.parametrize("engine", ENGINES)
 async def test_short_retry_after_is_retried_by_the_sdk(
-    alice: User, fake_openai: FakeOpenAI, settings: Any, engine: str
+    alice: User, fake_openai: FakeOpenAI, settings: Any, adapter: Adapter
 ) -> None:
-    settings.ASSISTANT_ENGINE = engine
     fake_openai.script(Status(429, headers={"retry-after-ms": "50"}), Text("Recovered."))
     answer = await ask(alice, "hello")
     assert (answer.status, answer.text) == ("complete", "Recovered.")
-    assert len(generation_requests(fake_openai, engine)) == 2
+    assert len(adapter.generations(fake_openai)) == 2
 
 
-@pytest.mark.parametrize("engine", ENGINES)
 async def test_long_retry_after_is_not_retried(
-    alice: User, fake_openai: FakeOpenAI, settings: Any, engine: str
+    alice: User, fake_openai: FakeOpenAI, settings: Any, adapter: Adapter
 ) -> None:
-    settings.ASSISTANT_ENGINE = engine
     fake_openai.script(Status(429, headers={"retry-after": "600"}))
     await ask(alice, "hello")
-    assert len(generation_requests(fake_openai, engine)) == 1
+    assert len(adapter.generations(fake_openai)) == 1
 
 
-@pytest.mark.parametrize("engine", ENGINES)
 async def test_bad_key_is_explained(
-    alice: User, fake_openai: FakeOpenAI, settings: Any, engine: str
+    alice: User, fake_openai: FakeOpenAI, settings: Any, adapter: Adapter
 ) -> None:
-    settings.ASSISTANT_ENGINE = engine
     settings.OPENAI_API_KEY = "wrong-key"
     answer = await ask(alice, "hello")
     assert answer.status == "error"
     assert "rejected our API key (401)" in answer.error_detail
 
 
-@pytest.mark.parametrize("engine", ENGINES)
 async def test_slow_first_token_times_out_clearly(
-    alice: User, fake_openai: FakeOpenAI, settings: Any, engine: str
+    alice: User, fake_openai: FakeOpenAI, settings: Any, adapter: Adapter
 ) -> None:
-    settings.ASSISTANT_ENGINE = engine
     settings.OPENAI_TIMEOUT = 0.5
     fake_openai.script(Text("late answer", first_delay=1.5))
     answer = await ask(alice, "hello")
@@ -259,11 +176,9 @@ async def test_slow_first_token_times_out_clearly(
     assert "took too long" in answer.error_detail
 
 
-@pytest.mark.parametrize("engine", ENGINES)
 async def test_unreachable_provider_is_explained(
-    alice: User, fake_openai: FakeOpenAI, settings: Any, engine: str
+    alice: User, fake_openai: FakeOpenAI, settings: Any, adapter: Adapter
 ) -> None:
-    settings.ASSISTANT_ENGINE = engine
     settings.OPENAI_BASE_URL = "http://127.0.0.1:9/v1"  # nothing listens on the discard port
     settings.OPENAI_MAX_RETRIES = 0
     answer = await ask(alice, "hello")
@@ -311,11 +226,9 @@ async def test_refusal_is_shown_and_ends_the_turn(
 # --- Tools ----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("engine", ENGINES)
 async def test_parallel_calls_unknown_tools_and_bad_arguments_all_get_outputs(
-    alice: User, fake_openai: FakeOpenAI, settings: Any, engine: str
+    alice: User, fake_openai: FakeOpenAI, adapter: Adapter
 ) -> None:
-    settings.ASSISTANT_ENGINE = engine
     fake_openai.script(
         ToolCalls(
             [
@@ -332,26 +245,19 @@ async def test_parallel_calls_unknown_tools_and_bad_arguments_all_get_outputs(
     assert [bool(r.error) for r in receipts] == [False, True, True, True]
     assert "The tax on €85000.00 is €14500.00." in answer.text
     assert "Unknown tool 'search'" in answer.text
-    answered = generation_requests(fake_openai, engine)[1].body
-    if engine == "responses":
-        ids = [i["call_id"] for i in answered["input"]]
-    elif engine == "chat":
-        ids = [m["tool_call_id"] for m in answered["messages"] if m["role"] == "tool"]
-    else:
-        ids = [o["tool_call_id"] for o in answered["tool_outputs"]]
-    assert ids == [r.call_id for r in receipts]  # every call id got an output
+    answered = adapter.generations(fake_openai)[1].body
+    # Every call id got exactly one output.
+    assert adapter.outputs_sent(answered) == [r.call_id for r in receipts]
 
 
-@pytest.mark.parametrize("engine", ENGINES)
 async def test_tool_loop_is_capped_then_answered(
-    alice: User, fake_openai: FakeOpenAI, settings: Any, engine: str
+    alice: User, fake_openai: FakeOpenAI, settings: Any, adapter: Adapter
 ) -> None:
-    settings.ASSISTANT_ENGINE = engine
     settings.ASSISTANT_MAX_TOOL_ROUNDS = 2
     fake_openai.script(*[ToolCalls([("calculate_tax", '{"revenue": "1000"}')])] * 3)
     answer = await ask(alice, "hello")
-    sent = generation_requests(fake_openai, engine)
-    if engine == "assistants":
+    sent = adapter.generations(fake_openai)
+    if not adapter.can_force_answer:  # the run is cancelled instead
         assert answer.status == "error"
         assert "stopped after 2 rounds" in answer.error_detail
         assert fake_openai.requests[-1].path.endswith("/cancel")

@@ -1,0 +1,242 @@
+"""Reading a provider's streamed reply ourselves: every OpenAI-compatible server's dialect.
+
+The SDK sends the request (retries, status errors, auth); the body is read here, because what
+servers really send differs from what the SDK's typed stream expects: comments (`: PROCESSING`),
+CRLF line ends, no final blank line, `event: error` or `{"error": …}` mid-stream, a whole JSON
+answer to a streamed request, an HTML page from a proxy, or plain garbage. Payloads come out as
+plain dicts; the engines read them leniently.
+
+`WireStream.ended_cleanly` tells a finished stream from a cut one: `[DONE]` was seen, or the body
+ended where its HTTP framing (Content-Length, chunked terminator, HTTP/2) said it would. A cut
+connection raises in the HTTP layer instead; a body with no framing ends cleanly only by `[DONE]`.
+"""
+
+import json
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import httpx2
+
+UNREADABLE = "The AI provider sent a reply we could not read."
+PROVIDER_ERROR = "The AI provider reported an error"
+# How much of a provider's own error message a person sees (the rest goes to the log).
+SHOWN_ERROR_CHARS = 200
+# A body that is not an event stream is read whole only up to this size.
+MAX_WHOLE_BODY = 1_000_000
+
+
+_SKIP: tuple[str, Any] = ("", None)
+_LINE_END = re.compile(rb"\r\n|\r|\n")
+_SSE_STARTS = (b"data:", b"event:", b":")
+
+
+async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    if first:
+        yield first
+    async for chunk in rest:
+        yield chunk
+
+
+class WireError(Exception):
+    """The reply cannot be used: `message` is for the person, `detail` for staff."""
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+
+@dataclass
+class ServerEvent:
+    event: str
+    data: str
+
+
+@dataclass
+class _Decoder:
+    """Server-Sent Events as the HTML standard defines them, fed bytes in arbitrary pieces."""
+
+    buffer: bytearray = field(default_factory=bytearray)
+    event: str = ""
+    data: list[str] = field(default_factory=list)
+    # Lines that are neither fields nor comments (an HTML page, garbage): counted, not kept.
+    stray_lines: int = 0
+    first_stray: str = ""
+
+    def feed(self, chunk: bytes) -> list[ServerEvent]:
+        self.buffer += chunk
+        events: list[ServerEvent] = []
+        while True:
+            line, found = self._next_line()
+            if not found:
+                return events
+            event = self._line(line)
+            if event is not None:
+                events.append(event)
+
+    def finish(self) -> list[ServerEvent]:
+        """The end of the body: a last line and event without their blank line still count."""
+        events = self.feed(b"\n") if self.buffer else []
+        last = self._line("")
+        return [*events, last] if last is not None else events
+
+    def _next_line(self) -> tuple[str, bool]:
+        match = _LINE_END.search(self.buffer)
+        if match is None or (match.group() == b"\r" and match.end() == len(self.buffer)):
+            return "", False  # no line yet (a CR at the end may be the first half of a CRLF)
+        line = bytes(self.buffer[: match.start()]).decode("utf-8", errors="replace")
+        del self.buffer[: match.end()]
+        return line, True
+
+    def _line(self, line: str) -> ServerEvent | None:
+        if not line:
+            if not self.data and not self.event:
+                return None
+            event = ServerEvent(self.event, "\n".join(self.data))
+            self.event, self.data = "", []
+            return event
+        if line.startswith(":"):
+            return None  # a comment: keep-alives such as ": OPENROUTER PROCESSING"
+        name, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if name == "data":
+            self.data.append(value.removeprefix("\ufeff"))
+        elif name == "event":
+            self.event = value
+        elif name not in ("id", "retry") and not name.startswith("\ufeff"):
+            self.stray_lines += 1
+            self.first_stray = self.first_stray or line[:200]
+        return None
+
+
+def _error_text(payload: Any) -> str:
+    """A provider's error message, from the shapes servers use."""
+    error = payload.get("error", payload) if isinstance(payload, dict) else payload
+    if isinstance(error, dict):
+        for key in ("message", "msg", "detail", "error"):
+            if isinstance(error.get(key), str) and error[key]:
+                return str(error[key])
+        return json.dumps(error)[:500]
+    return str(error)
+
+
+def token_count(value: Any) -> int:
+    """A token count as servers send it (int, float or numeric string); 0 if unreadable."""
+    try:
+        return max(0, int(value or 0))
+    except (TypeError, ValueError):
+        return 0
+
+
+def provider_error(payload: Any) -> WireError:
+    text = " ".join(_error_text(payload).split())
+    shown = text if len(text) <= SHOWN_ERROR_CHARS else text[: SHOWN_ERROR_CHARS - 1] + "…"
+    return WireError(f"{PROVIDER_ERROR}: {shown}" if shown else f"{PROVIDER_ERROR}.", text)
+
+
+def is_error_payload(payload: Any) -> bool:
+    """`{"error": {...}}` (OpenAI, OpenRouter, vLLM, llama.cpp) mid-stream or as a whole body."""
+    return isinstance(payload, dict) and bool(payload.get("error")) and "type" not in payload
+
+
+class WireStream:
+    """The JSON payloads of one streamed reply, in order, read from the raw HTTP body."""
+
+    def __init__(self, response: "httpx2.Response") -> None:
+        self.response = response
+        self.saw_done = False
+        self.framed_end = False
+        self.events = 0
+
+    @property
+    def ended_cleanly(self) -> bool:
+        return self.saw_done or self.framed_end
+
+    def _framed(self) -> bool:
+        headers = self.response.headers
+        return (
+            self.response.http_version == "HTTP/2"
+            or "content-length" in headers
+            or "chunked" in headers.get("transfer-encoding", "").lower()
+        )
+
+    async def payloads(self) -> AsyncIterator[tuple[str, Any]]:
+        """(event name, parsed JSON) pairs; raises WireError for error events and garbage."""
+        content_type = self.response.headers.get("content-type", "").lower()
+        chunks = aiter(self.response.aiter_bytes())
+        first = b""
+        async for chunk in chunks:
+            first = chunk
+            if chunk.strip():
+                break
+        # An event stream under another content type (some proxies say text/plain) is still one.
+        if "text/event-stream" not in content_type and not first.lstrip().startswith(_SSE_STARTS):
+            async for payload in self._whole_body(content_type, first, chunks):
+                yield payload
+            return
+        decoder = _Decoder()
+        async for chunk in _prepend(first, chunks):
+            for event in decoder.feed(chunk):
+                parsed = self._parse(event)
+                if parsed is None:
+                    return
+                if parsed is not _SKIP:
+                    yield parsed
+        for event in decoder.finish():
+            parsed = self._parse(event)
+            if parsed is None:
+                return
+            if parsed is not _SKIP:
+                yield parsed
+        self.framed_end = self._framed()
+        if not self.events and decoder.stray_lines:
+            raise WireError(UNREADABLE, f"not an event stream: {decoder.first_stray!r}")
+
+    def _parse(self, event: ServerEvent) -> tuple[str, Any] | None:
+        """The event's payload; None at `[DONE]` (the end), `_SKIP` for an empty event."""
+        data = event.data.strip()
+        if data.startswith("[DONE]"):
+            self.saw_done = True
+            return None
+        if not data:
+            if event.event == "error":
+                raise WireError(f"{PROVIDER_ERROR}.", "an empty error event")
+            return _SKIP  # an event with no data: nothing to read
+        try:
+            payload = json.loads(data)
+        except ValueError:
+            if event.event == "error":
+                raise provider_error(data) from None
+            raise WireError(UNREADABLE, f"not JSON: {data[:200]!r}") from None
+        self.events += 1
+        if event.event == "error" or is_error_payload(payload):
+            raise provider_error(payload)
+        return event.event, payload
+
+    async def _whole_body(
+        self, content_type: str, first: bytes, chunks: AsyncIterator[bytes]
+    ) -> AsyncIterator[tuple[str, Any]]:
+        """A reply that is not an event stream: one JSON answer, a JSON error, or unusable."""
+        body = bytearray()
+        async for chunk in _prepend(first, chunks):
+            body += chunk
+            if len(body) > MAX_WHOLE_BODY:
+                raise WireError(UNREADABLE, f"a {content_type or 'untyped'} body over 1 MB")
+        self.framed_end = True
+        text = bytes(body).decode("utf-8", errors="replace").strip()
+        try:
+            payload = json.loads(text)
+        except ValueError:
+            kind = "an HTML page" if "html" in content_type or text[:1] == "<" else "not JSON"
+            raise WireError(
+                f"{UNREADABLE[:-1]} ({kind}; a proxy or gateway in between may have failed).",
+                f"{content_type or 'no content type'}: {text[:300]!r}",
+            ) from None
+        if is_error_payload(payload):
+            raise provider_error(payload)
+        self.events += 1
+        self.saw_done = True  # a whole answer is complete by definition
+        yield "", payload
