@@ -1107,6 +1107,8 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_options(argv)
     signal.signal(signal.SIGTERM, _terminate)
+    # Also when started in the background, where the shell had SIGINT ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     bench = Bench(options)
     began = time.monotonic()
     status = 0
