@@ -287,9 +287,6 @@ CHAT_SOCKET_OPEN_BURST = env_int("CHAT_SOCKET_OPEN_BURST", 20)
 CHAT_SESSION_RECHECK_SECONDS = env_float("CHAT_SESSION_RECHECK_SECONDS", 5.0)
 # Messages a socket catching up receives at most (older ones: "Load earlier" on the page).
 CHAT_CATCH_UP_MESSAGES = env_int("CHAT_CATCH_UP_MESSAGES", 50)
-# Threads for the ORM calls of turns and sockets (chat/db.py), each with its own connection;
-# one on SQLite. Keep CHAT_DB_THREADS x processes under the database's connection limit.
-CHAT_DB_THREADS = env_int("CHAT_DB_THREADS", 8)
 # How often a streaming answer's changed Markdown blocks are re-rendered, in seconds (pushes in
 # between carry the new text alone).
 CHAT_RENDER_SECONDS = env_float("CHAT_RENDER_SECONDS", 0.2)
