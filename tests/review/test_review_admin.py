@@ -264,3 +264,18 @@ def test_deleted_conversation_keeps_a_tombstone_for_review(
     response = person.post(f"/review/answers/{answer.pk}/feedback/", {"vote": "good"})
     assert response.status_code == 404
     assert Feedback.objects.get(message=answer).vote == "bad"
+
+
+def test_review_page_lists_the_provider_threads_a_conversation_left(
+    reviewer_client: Client, conversation: Conversation
+) -> None:
+    Conversation.objects.filter(pk=conversation.pk).update(
+        provider_thread_id="conv_new",
+        previous_provider_threads=[
+            {"engine": "assistants", "thread_id": "thread_<b>old", "until": "2026-11-01T10:00"}
+        ],
+    )
+    page = review_page(reviewer_client, conversation)
+    assert "Earlier threads" in page
+    assert "thread_&lt;b&gt;old" in page
+    assert "2026-11-01T10:00" in page
