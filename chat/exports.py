@@ -50,8 +50,8 @@ def conversation_markdown(conversation: Conversation) -> str:
                 lines.append(f"> Calculation not made: {call.error}")
             lines.append("")
         lines += [message.text or "_(no text)_", ""]
-        if message.error_detail:
-            lines += [f"_{message.get_status_display()}: {message.error_detail}_", ""]
+        if message.status_notice:
+            lines += [f"_{message.get_status_display()}: {message.status_notice}_", ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -68,7 +68,7 @@ def conversation_json(conversation: Conversation) -> str:
                 "role": m.role,
                 "text": m.text,
                 "status": m.status,
-                "error": m.error_detail,
+                "error": m.status_notice,
                 "created_at": _time(m.created_at),
                 "engine": m.engine,
                 "model": m.model_name,

@@ -184,7 +184,7 @@ def test_delete_ends_a_streaming_answer(alice: User) -> None:
     services.conversation_delete(conversation=conversation)
     answer = Message.objects.get(pk=started.assistant_message.pk)
     assert answer.status == Message.Status.INTERRUPTED
-    assert answer.error_detail == services.DELETED_MESSAGE
+    assert answer.status_notice == services.DELETED_MESSAGE
     # the conversation is free again, for staff and sweeps: nothing is left streaming
     assert turns.turn_streaming_target(conversation_id=conversation.pk) is None
 
@@ -421,7 +421,7 @@ def test_a_version_starts_a_fresh_provider_thread(alice: User) -> None:
     conversation = new_conversation(alice)
     answer = ask(conversation, "tax on 85000 EUR", "a")
     Conversation.objects.filter(pk=conversation.pk).update(
-        engine="responses", provider_thread_id="conv_1"
+        thread_scope="responses", provider_thread_id="conv_1"
     )
     services.message_regenerate(
         user=alice, conversation_id=conversation.pk, message_id=answer.pk, engine=OfflineEngine()

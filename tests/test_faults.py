@@ -61,7 +61,7 @@ async def test_database_locked_during_the_final_save_is_retried_and_nothing_lost
     def hold_write_lock() -> None:
         with transaction.atomic():
             # Any write takes SQLite's database lock (a row lock on PostgreSQL).
-            Message.objects.filter(pk=started.assistant_message.pk).update(error_detail="")
+            Message.objects.filter(pk=started.assistant_message.pk).update(status_notice="")
             locked.set()
             time.sleep(0.7)
         connection.close()

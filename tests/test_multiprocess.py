@@ -97,7 +97,7 @@ class Deployment:
         return [
             (int(pk), str(status), str(detail))
             for pk, status, detail in self.sql(
-                "SELECT id, status, error_detail FROM chat_message WHERE role = 'assistant' "
+                "SELECT id, status, status_notice FROM chat_message WHERE role = 'assistant' "
                 "ORDER BY id"
             )
         ]

@@ -93,7 +93,7 @@ async def test_failure_keeps_partial_text(alice: User) -> None:
     )
     stored = await Message.objects.aget(pk=message.pk)
     assert (stored.status, stored.text) == (Message.Status.INTERRUPTED, "Half an answer")
-    assert stored.error_detail == "The connection dropped."
+    assert stored.status_notice == "The connection dropped."
 
 
 @pytest.mark.django_db(transaction=True)
@@ -134,8 +134,8 @@ async def test_engine_crash_ends_as_error_with_a_clear_message(alice: User) -> N
     stored = await Message.objects.aget(pk=message.pk)
     assert stored.status == Message.Status.ERROR
     assert stored.text == "Partial"
-    assert stored.error_detail == turns.UNEXPECTED_MESSAGE
-    assert "SDK" not in stored.error_detail
+    assert stored.status_notice == turns.UNEXPECTED_MESSAGE
+    assert "SDK" not in stored.status_notice
 
 
 @pytest.mark.django_db(transaction=True)
@@ -197,7 +197,7 @@ def test_sweep_ends_only_answers_whose_lease_expired(alice: User, bob: User) -> 
     assert [m.pk for m in swept] == [dead.assistant_message.pk]
     orphan = Message.objects.get(pk=dead.assistant_message.pk)
     assert (orphan.status, orphan.text) == (Message.Status.INTERRUPTED, "Half of it")
-    assert orphan.error_detail == turns.OWNER_GONE_MESSAGE
+    assert orphan.status_notice == turns.OWNER_GONE_MESSAGE
     assert Message.objects.get(pk=live.assistant_message.pk).status == Message.Status.STREAMING
     assert turns.turn_sweep() == []  # idempotent
 

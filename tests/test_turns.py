@@ -236,7 +236,7 @@ async def test_an_engine_that_raises_at_any_event_ends_as_error_with_its_partial
     stored = await Message.objects.aget(pk=pk)
     assert stored.status == "error"
     assert stored.text == "w " * fail_at
-    assert stored.error_detail == turns.UNEXPECTED_MESSAGE
+    assert stored.status_notice == turns.UNEXPECTED_MESSAGE
     await assert_free(stored.conversation_id)
 
 
@@ -269,7 +269,7 @@ async def test_a_final_save_that_fails_falls_back_to_ending_the_answer(
     _, pk = await run_with(engine, alice)
     stored = await Message.objects.aget(pk=pk)
     assert stored.status == "error"
-    assert stored.error_detail == turns.UNEXPECTED_MESSAGE
+    assert stored.status_notice == turns.UNEXPECTED_MESSAGE
     await assert_free(stored.conversation_id)
 
 
@@ -353,7 +353,7 @@ async def test_a_checkpoint_that_finds_the_answer_ended_elsewhere_stops_the_turn
         timeout=10,
     )
     assert message is not None
-    assert (message.status, message.error_detail) == ("interrupted", "ended by a sweep")
+    assert (message.status, message.status_notice) == ("interrupted", "ended by a sweep")
     assert listener.updates[-1].finished
 
 

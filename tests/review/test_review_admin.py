@@ -279,3 +279,22 @@ def test_review_page_lists_the_provider_threads_a_conversation_left(
     assert "Earlier threads" in page
     assert "thread_&lt;b&gt;old" in page
     assert "2026-11-01T10:00" in page
+
+
+def test_review_page_shows_the_provider_detail_the_person_never_sees(
+    reviewer_client: Client, conversation: Conversation
+) -> None:
+    answer = conversation.messages.filter(role="assistant").first()
+    assert answer is not None
+    Message.objects.filter(pk=answer.pk).update(
+        status="error",
+        status_notice="The AI provider refused the request (400).",
+        provider_detail="BadRequestError: <script>max_tokens</script> too large",
+    )
+    page = review_page(reviewer_client, conversation)
+    assert "BadRequestError: &lt;script&gt;max_tokens&lt;/script&gt; too large" in page
+    person = Client()
+    person.force_login(conversation.owner)
+    mine = person.get(f"/c/{conversation.pk}/").content.decode()
+    assert "The AI provider refused the request (400)." in mine
+    assert "BadRequestError" not in mine
