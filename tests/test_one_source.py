@@ -1,12 +1,14 @@
 """Each fact has one home; these fail when a copy creeps back somewhere else."""
 
 import re
+import tomllib
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
+from packaging.requirements import Requirement
 
 from chat import consumers, fragments, services
 from chat.amounts import format_euros
@@ -115,3 +117,22 @@ def test_the_docs_name_only_files_that_exist() -> None:
         and name not in documents
     )
     assert missing == []
+
+
+def test_the_lock_pins_every_dependency_pyproject_names() -> None:
+    """requirements.lock is what `make` installs: a dependency added without `make lock` fails."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = [*project["dependencies"], *project["optional-dependencies"]["dev"]]
+    lock = (ROOT / "requirements.lock").read_text()
+    pinned = {
+        line.split("==")[0].lower().replace("_", "-"): line.split("==")[1].split()[0]
+        for line in lock.splitlines()
+        if "==" in line and not line.startswith((" ", "#"))
+    }
+    unpinned = [
+        str(req)
+        for req in map(Requirement, wanted)
+        if req.name.lower().replace("_", "-") not in pinned
+        or not req.specifier.contains(pinned[req.name.lower().replace("_", "-")])
+    ]
+    assert unpinned == []
