@@ -8,7 +8,8 @@ from django.contrib.auth.models import User
 from chat import services, turns
 from chat.engines.offline import OfflineEngine
 from chat.models import Conversation, Message, ToolCall
-from tests.conftest import (
+from tests.helpers.frames import delta_frames, streamed_text
+from tests.helpers.sockets import (
     ORIGIN,
     frame,
     is_appended,
@@ -18,7 +19,6 @@ from tests.conftest import (
     socket_for,
     wait_for_answer,
 )
-from tests.helpers.frames import delta_frames, streamed_text
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

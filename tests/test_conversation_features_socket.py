@@ -10,7 +10,8 @@ from django.test import Client
 
 from chat import services
 from chat.models import Conversation, Message
-from tests.conftest import (
+from tests.fake_openai import FakeOpenAI
+from tests.helpers.sockets import (
     ORIGIN,
     frame,
     is_appended,
@@ -19,7 +20,6 @@ from tests.conftest import (
     session_cookie,
     socket_for,
 )
-from tests.fake_openai import FakeOpenAI
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

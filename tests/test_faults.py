@@ -15,8 +15,8 @@ from chat.broadcast import ConversationBroadcaster
 from chat.engines.base import EngineEvent, TextDelta, TurnDone, TurnRequest
 from chat.engines.offline import OfflineEngine
 from chat.models import Message, ToolCall
-from tests.conftest import ORIGIN, session_cookie, socket_for
 from tests.helpers.engines import CallTool, ScriptedEngine
+from tests.helpers.sockets import ORIGIN, session_cookie, socket_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -15,8 +15,15 @@ from chat import services, turns
 from chat.engines.base import EngineEvent, TextDelta, TurnDone, TurnRequest, UsageReported
 from chat.engines.offline import OfflineEngine
 from chat.models import Conversation, Message
-from tests.conftest import ORIGIN, frame, is_appended, receive_until, session_cookie, socket_for
 from tests.helpers.engines import ScriptedEngine
+from tests.helpers.sockets import (
+    ORIGIN,
+    frame,
+    is_appended,
+    receive_until,
+    session_cookie,
+    socket_for,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -13,15 +13,6 @@ from chat import services, turns
 from chat.engines import get_engine
 from chat.models import Conversation, Message, ToolCall
 from tests.chat.engines.conftest import Adapter, ask
-from tests.conftest import (
-    ORIGIN,
-    frame,
-    is_appended,
-    is_finished_bubble,
-    receive_until,
-    session_cookie,
-    socket_for,
-)
 from tests.fake_openai import (
     WIRE,
     Failed,
@@ -34,6 +25,15 @@ from tests.fake_openai import (
     ToolCalls,
 )
 from tests.helpers.frames import delta_frames, streamed_text
+from tests.helpers.sockets import (
+    ORIGIN,
+    frame,
+    is_appended,
+    is_finished_bubble,
+    receive_until,
+    session_cookie,
+    socket_for,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -17,8 +17,15 @@ from chat.engines.base import ReasoningDelta, TextDelta
 from chat.engines.reasoning import ThinkSplitter, part_texts
 from chat.models import Message
 from tests.chat.engines.conftest import Listener, ask
-from tests.conftest import ORIGIN, frame, is_appended, receive_until, session_cookie, socket_for
 from tests.fake_openai import FakeOpenAI, Text
+from tests.helpers.sockets import (
+    ORIGIN,
+    frame,
+    is_appended,
+    receive_until,
+    session_cookie,
+    socket_for,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
