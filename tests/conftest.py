@@ -68,7 +68,7 @@ def browser() -> Iterator[object]:
     import shutil
     from pathlib import Path
 
-    from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+    from tests.helpers.servers import CHROMIUM, CHROMIUM_ARGS
 
     if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
         if os.environ.get("CI", "").lower() == "true":
