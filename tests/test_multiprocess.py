@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
+from tests.helpers.paths import ROOT
 from tests.helpers.servers import free_port
 
-ROOT = Path(__file__).resolve().parents[1]
 PG = ("127.0.0.1", 5432)
 REDIS = ("127.0.0.1", 6379)
 LEASE_SECONDS = 3.0

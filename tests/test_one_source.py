@@ -17,8 +17,8 @@ from chat.exports import conversation_markdown
 from chat.routing import conversation_socket_path
 from chat.templatetags.chat_tags import euros
 from chat.tools.tax import TABLE
+from tests.helpers.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 APPS = ("chat", "review", "accounts", "taxsite")
 
 
