@@ -91,7 +91,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
 
-# A fake OpenAI server on 127.0.0.1:8001 (tests/fake_openai.py), to try the OpenAI engines offline:
+# A fake OpenAI server on 127.0.0.1:8001 (tests/fake_openai/), to try the OpenAI engines offline:
 #   make fake-openai   and, in another shell:
 #   OPENAI_API_KEY=sk-fake OPENAI_BASE_URL=http://127.0.0.1:8001/v1 ASSISTANT_ENGINE=chat make run
 fake-openai: $(STAMP)
