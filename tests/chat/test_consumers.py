@@ -13,6 +13,7 @@ from tests.helpers.sockets import (
     ORIGIN,
     frame,
     is_appended,
+    is_delta,
     is_finished_bubble,
     receive_until,
     session_cookie,
@@ -97,7 +98,7 @@ async def test_stop_ends_the_answer_as_interrupted(alice: User, settings: object
     await socket.receive_from()
     await socket.send_to(text_data=frame("tax on 85000 EUR"))
     await receive_until(socket, is_appended)
-    await asyncio.sleep(0.2)
+    await receive_until(socket, is_delta)  # some of the answer has streamed
     await socket.send_to(text_data=json.dumps({"action": "stop"}))
     answer = await Message.objects.aget(conversation=conversation, role="assistant")
     frames = await receive_until(socket, is_finished_bubble(answer.pk))

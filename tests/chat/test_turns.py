@@ -4,7 +4,7 @@ conversation for the next question."""
 import asyncio
 import json
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import pytest
@@ -24,16 +24,9 @@ from tests.helpers.sockets import (
     session_cookie,
     socket_for,
 )
+from tests.helpers.turns import RecordingListener
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-class Recording:
-    def __init__(self) -> None:
-        self.updates: list[turns.TurnUpdate] = []
-
-    async def turn_changed(self, update: turns.TurnUpdate) -> None:
-        self.updates.append(update)
 
 
 class RaisingListener:
@@ -196,7 +189,7 @@ async def test_a_live_answer_is_never_swept(alice: User, settings: Any) -> None:
     started = await asyncio.to_thread(start, alice)
     engine = ScriptedEngine([TextDelta("Slow ")], hang=True)  # a provider that goes quiet
     turn = turns.TurnRun(
-        message_id=started.assistant_message.pk, engine=engine, listener=Recording()
+        message_id=started.assistant_message.pk, engine=engine, listener=RecordingListener()
     )
     task = asyncio.create_task(turn.run())
     for _ in range(8):
@@ -213,7 +206,9 @@ async def test_a_live_answer_is_never_swept(alice: User, settings: Any) -> None:
 async def run_with(engine: Any, user: User, listener: Any = None) -> tuple[Message | None, int]:
     started = await asyncio.to_thread(start, user)
     message = await turns.turn_run(
-        message_id=started.assistant_message.pk, listener=listener or Recording(), engine=engine
+        message_id=started.assistant_message.pk,
+        listener=listener or RecordingListener(),
+        engine=engine,
     )
     return message, started.assistant_message.pk
 
@@ -233,7 +228,7 @@ async def test_an_engine_that_raises_at_any_event_ends_as_error_with_its_partial
     alice: User, fail_at: int
 ) -> None:
     class Breaking(ScriptedEngine):
-        async def stream(self, request: TurnRequest) -> AsyncIterator[EngineEvent]:
+        async def stream(self, request: TurnRequest) -> AsyncGenerator[EngineEvent, None]:
             for index in range(200):
                 if index == fail_at:
                     raise RuntimeError("SDK bug")
@@ -284,10 +279,10 @@ async def test_cancels_during_the_final_save_cannot_stop_it(alice: User) -> None
     started = await asyncio.to_thread(start, alice)
     engine = ScriptedEngine([TextDelta("So far")], hang=True)
     turn = turns.TurnRun(
-        message_id=started.assistant_message.pk, engine=engine, listener=Recording()
+        message_id=started.assistant_message.pk, engine=engine, listener=RecordingListener()
     )
     task = asyncio.create_task(turn.run())
-    await asyncio.sleep(0.2)
+    await asyncio.wait_for(engine.hanging.wait(), timeout=5)
     locked, release = threading.Event(), threading.Event()
 
     def hold_write_lock() -> None:
@@ -319,7 +314,7 @@ async def test_cancels_during_the_final_save_cannot_stop_it(alice: User) -> None
 
 async def test_stop_before_the_turn_starts_running_still_finishes_it(alice: User) -> None:
     started = await asyncio.to_thread(start, alice)
-    listener = Recording()
+    listener = RecordingListener()
     turn = turns.TurnRun(
         message_id=started.assistant_message.pk, engine=OfflineEngine(), listener=listener
     )
@@ -339,7 +334,7 @@ async def test_a_checkpoint_that_finds_the_answer_ended_elsewhere_stops_the_turn
     ended = asyncio.Event()
 
     class Endless(ScriptedEngine):
-        async def stream(self, request: TurnRequest) -> AsyncIterator[EngineEvent]:
+        async def stream(self, request: TurnRequest) -> AsyncGenerator[EngineEvent, None]:
             for _ in range(10_000):
                 yield TextDelta("w ")
                 await asyncio.sleep(0.005)
@@ -352,7 +347,7 @@ async def test_a_checkpoint_that_finds_the_answer_ended_elsewhere_stops_the_turn
                     ended.set()
             yield TurnDone()
 
-    listener = Recording()
+    listener = RecordingListener()
     message = await asyncio.wait_for(
         turns.turn_run(
             message_id=started.assistant_message.pk, listener=listener, engine=Endless([])

@@ -66,6 +66,11 @@ async def wait_for_answer(communicator: WebsocketCommunicator, conversation: Any
     return await receive_until(communicator, is_finished_bubble(answer.pk))
 
 
+def is_delta(frame: str) -> bool:
+    """A numbered delta frame: part of an answer has streamed."""
+    return frame.startswith("{") and json.loads(frame).get("type") == "delta"
+
+
 def is_finished_bubble(message_id: int) -> Any:
     def check(frame: str) -> bool:
         return f'id="message-{message_id}"' in frame and 'data-status="streaming"' not in frame

@@ -9,7 +9,7 @@ from django.test import Client
 from chat import fragments
 from chat.models import Conversation, Message
 from review.models import Feedback
-from tests.review.conftest import client_for
+from tests.helpers.clients import client_for
 from tests.review.factories import answers, conversation_with, staff_user
 
 pytestmark = pytest.mark.django_db

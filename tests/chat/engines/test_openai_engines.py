@@ -12,7 +12,6 @@ from django.core.management import call_command
 from chat import services, turns
 from chat.engines import get_engine
 from chat.models import Conversation, Message, ToolCall
-from tests.chat.engines.conftest import Adapter, ask
 from tests.fake_openai import (
     WIRE,
     Failed,
@@ -24,6 +23,7 @@ from tests.fake_openai import (
     Text,
     ToolCalls,
 )
+from tests.helpers.adapters import Adapter
 from tests.helpers.frames import delta_frames, streamed_text
 from tests.helpers.sockets import (
     ORIGIN,
@@ -34,6 +34,7 @@ from tests.helpers.sockets import (
     session_cookie,
     socket_for,
 )
+from tests.helpers.turns import ask
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -13,9 +13,9 @@ from django.contrib.auth.models import User
 
 from chat.models import ToolCall
 from chat.turns import PARAGRAPH_BREAK
-from tests.chat.engines.conftest import ask
 from tests.chat.engines.oracle import Reply, api_of, read_reply
 from tests.fake_openai import WIRE, Capture, FakeOpenAI, load_capture
+from tests.helpers.turns import ask
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -17,8 +17,9 @@ from chat.engines.base import PastMessage, PastToolCall
 from chat.engines.errors import _wait_phrase
 from chat.engines.rounds import CallIds, ToolCallRequest
 from chat.models import Conversation, ToolCall
-from tests.chat.engines.conftest import Adapter, ask
 from tests.fake_openai import FakeOpenAI, Status, ToolCalls
+from tests.helpers.adapters import Adapter
+from tests.helpers.turns import ask
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -10,8 +10,8 @@ import pytest
 from django.contrib.auth.models import User
 
 from chat.models import ToolCall
-from tests.chat.engines.conftest import ask
 from tests.fake_openai import FakeOpenAI, Raw, Text
+from tests.helpers.turns import ask
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
