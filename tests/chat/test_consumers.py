@@ -326,7 +326,7 @@ async def test_model_output_with_markup_is_escaped_while_streaming(
         frames = await receive_until(socket, is_finished_bubble(answer.pk))
     finally:
         STRINGS["en"]["help"] = original
-    from tests.htmlcheck import active_parts, without_feedback_forms
+    from tests.helpers.htmlcheck import active_parts, without_feedback_forms
 
     for html in frames:
         assert active_parts(without_feedback_forms(html)) == []

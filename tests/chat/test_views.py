@@ -6,7 +6,7 @@ from chat import services, turns
 from chat.engines.offline import OfflineEngine
 from chat.models import Conversation, Message, ToolCall
 from tests.helpers.clients import client_for
-from tests.htmlcheck import active_parts, without_feedback_forms
+from tests.helpers.htmlcheck import active_parts, without_feedback_forms
 
 pytestmark = pytest.mark.django_db
 

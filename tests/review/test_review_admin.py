@@ -16,7 +16,7 @@ from review.models import (
     ReviewNote,
     StaffAccess,
 )
-from tests.htmlcheck import active_parts
+from tests.helpers.htmlcheck import active_parts
 from tests.review.factories import answers, conversation_with, receipt_error
 
 pytestmark = pytest.mark.django_db
