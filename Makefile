@@ -6,13 +6,23 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run serve test test-postgres lint chromium nginx clean fake-openai
+.PHONY: run serve test test-postgres lint lock chromium nginx clean fake-openai
 
-$(STAMP): pyproject.toml
+# Exact versions and hashes from requirements.lock (see `make lock`), then the project itself.
+LOCK := requirements.lock
+
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet --require-hashes -r $(LOCK)
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+# Re-pin requirements.lock after changing pyproject.toml's dependencies: PyPI only, with hashes.
+lock:
+	test -x $(VENV)-tools/bin/pip-compile || ($(PYTHON) -m venv $(VENV)-tools && $(VENV)-tools/bin/pip install --quiet pip-tools)
+	PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= $(VENV)-tools/bin/pip-compile --quiet --generate-hashes \
+	  --allow-unsafe --all-build-deps --strip-extras --extra dev --index-url https://pypi.org/simple \
+	  --no-emit-index-url --no-emit-find-links -o $(LOCK) pyproject.toml
 
 run: $(STAMP)
 	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput
@@ -62,8 +72,10 @@ nginx:
 	  fi; \
 	fi
 
+# Coverage of the SQLite run, with the floor set in pyproject.toml ([tool.coverage.report]).
 test: $(STAMP) chromium nginx lint
-	$(PY) -m pytest
+	$(PY) -m coverage run -m pytest
+	$(PY) -m coverage report
 	@if $(PY) -c "import socket; socket.create_connection(('127.0.0.1', 5432), 1)" 2>/dev/null; then \
 	  echo "PostgreSQL is up on 127.0.0.1:5432: running the suite on it too"; $(MAKE) --no-print-directory test-postgres; \
 	else echo "PostgreSQL is not running on 127.0.0.1:5432: skipped the PostgreSQL run"; fi
@@ -79,11 +91,11 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
 
-# A fake OpenAI server on 127.0.0.1:8001 (tests/fake_openai.py), to try the OpenAI engines offline:
+# A fake OpenAI server on 127.0.0.1:8001 (tests/fake_openai/), to try the OpenAI engines offline:
 #   make fake-openai   and, in another shell:
 #   OPENAI_API_KEY=sk-fake OPENAI_BASE_URL=http://127.0.0.1:8001/v1 ASSISTANT_ENGINE=chat make run
 fake-openai: $(STAMP)
 	$(PY) -m tests.fake_openai --port 8001
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts staticfiles
+	rm -rf $(VENV) $(VENV)-tools .pytest_cache .mypy_cache .ruff_cache test-artifacts staticfiles .coverage

@@ -251,8 +251,12 @@ def format_plain(value: Decimal) -> str:
     return f"{value.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP)}"
 
 
-def format_euros(value: Decimal) -> str:
-    return f"€{value.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,.2f}"
+def format_euros(value: Decimal, *, drop_zero_cents: bool = False) -> str:
+    """€14,500.00 (rounded half-up to the cent); €14,500 with `drop_zero_cents` (titles)."""
+    cents = value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    if drop_zero_cents and cents == cents.to_integral_value():
+        return f"€{cents:,.0f}"
+    return f"€{cents:,.2f}"
 
 
 def has_hangul(text: str) -> bool:

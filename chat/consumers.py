@@ -44,6 +44,11 @@ CLOSE_NOT_FOUND = 4404
 CLOSE_SESSION_ENDED = 4001
 CLOSE_TOO_MANY_SOCKETS = 4008
 CLOSE_FLOODING = 4429
+# The codes the page explains to the person; chat/views.py writes them onto the page for chat.js.
+CLOSE_CODES_SHOWN = {
+    "signed_out": (CLOSE_SESSION_ENDED, CLOSE_UNAUTHENTICATED),
+    "not_found": (CLOSE_NOT_FOUND,),
+}
 TOO_FAST = "You are sending faster than we can take; some of it was ignored. Slow down a little."
 TOO_MANY_TABS = (
     "This tab was closed because your account has too many tabs open; the newest ones stay "

@@ -10,6 +10,7 @@ from django.utils.text import slugify
 
 from chat import selectors
 from chat.models import Conversation, Message
+from chat.tools.tax import TABLE
 
 CSV_COLUMNS = ("time", "revenue", "tax", "effective_rate_percent", "table_version", "message_id")
 FORMATS = {
@@ -34,7 +35,7 @@ def conversation_markdown(conversation: Conversation) -> str:
     """The transcript (current versions) as Markdown: each turn under a heading, answers as
     written, calculations summarised beneath the answer that made them."""
     lines = [f"# {conversation.title or 'Untitled conversation'}", ""]
-    lines += [f"_Exported {_time(timezone.now())}. Demonstration tax table, not tax advice._", ""]
+    lines += [f"_Exported {_time(timezone.now())}. {TABLE.note} Not tax advice._", ""]
     for message in selectors.message_list(conversation=conversation):
         who = "You" if message.role == Message.Role.USER else "Assistant"
         lines += [f"## {who} · {_time(message.created_at)}", ""]
@@ -49,8 +50,8 @@ def conversation_markdown(conversation: Conversation) -> str:
                 lines.append(f"> Calculation not made: {call.error}")
             lines.append("")
         lines += [message.text or "_(no text)_", ""]
-        if message.error_detail:
-            lines += [f"_{message.get_status_display()}: {message.error_detail}_", ""]
+        if message.status_notice:
+            lines += [f"_{message.get_status_display()}: {message.status_notice}_", ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -67,7 +68,7 @@ def conversation_json(conversation: Conversation) -> str:
                 "role": m.role,
                 "text": m.text,
                 "status": m.status,
-                "error": m.error_detail,
+                "error": m.status_notice,
                 "created_at": _time(m.created_at),
                 "engine": m.engine,
                 "model": m.model_name,

@@ -1,4 +1,9 @@
-"""HTML fragments sent over the WebSocket; each reuses the partial the page itself renders."""
+"""HTML fragments sent over the WebSocket; each reuses the partial the page itself renders.
+
+htmx's ws extension swaps every top-level element of a frame by its id (outerHTML) unless the
+element names another swap, so the partials need no flag to be sent: only the transcript
+(swapped inside, keeping its scroll listener) and an append name theirs, in their templates.
+"""
 
 from collections.abc import Iterable, Sequence
 
@@ -15,8 +20,7 @@ def message_bubble(message: Message, tool_calls: Sequence[ToolCall], seq: int = 
 
 
 def messages_appended(messages: Iterable[tuple[Message, Sequence[ToolCall]]]) -> str:
-    bubbles = "".join(message_bubble(m, calls) for m, calls in messages)
-    return f'<div id="messages" hx-swap-oob="beforeend">{bubbles}</div>'
+    return render_to_string("chat/_messages_appended.html", {"appended": list(messages)})
 
 
 def messages_replaced(messages: Iterable[Message], *, has_earlier: bool = False) -> str:
@@ -24,7 +28,7 @@ def messages_replaced(messages: Iterable[Message], *, has_earlier: bool = False)
     `messages` must have their tool calls prefetched."""
     return render_to_string(
         "chat/_messages.html",
-        {"transcript": messages, "oob": True, "has_earlier": has_earlier},
+        {"transcript": messages, "has_earlier": has_earlier},
     )
 
 
@@ -33,14 +37,14 @@ def alert(text: str) -> str:
 
 
 def composer(text: str = "") -> str:
-    return render_to_string("chat/_composer_input.html", {"text": text, "oob": True})
+    return render_to_string("chat/_composer_input.html", {"text": text})
 
 
 def sidebar(conversations: Iterable[Conversation], current: Conversation) -> str:
     """The conversation list and the page title, after a conversation got its title."""
     return render_to_string(
-        "chat/_sidebar.html", {"conversations": conversations, "current": current, "oob": True}
-    ) + render_to_string("chat/_title.html", {"conversation": current, "oob": True})
+        "chat/_sidebar_and_title.html", {"conversations": conversations, "current": current}
+    )
 
 
 # --- features: a new version takes the place of the bubbles it replaces --------------------------

@@ -10,7 +10,11 @@ class Conversation(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations"
     )
     title = models.CharField(max_length=120, blank=True)
-    engine = models.CharField(max_length=32, help_text="The engine the provider thread belongs to.")
+    thread_scope = models.CharField(
+        max_length=32,
+        help_text="Which kind of provider thread provider_thread_id is (an engine's thread_scope, "
+        "e.g. responses:conversation); another scope starts a new thread.",
+    )
     provider_thread_id = models.CharField(
         max_length=200,
         blank=True,
@@ -54,7 +58,14 @@ class Message(models.Model):
     role = models.CharField(max_length=16, choices=Role.choices)
     text = models.TextField(blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.COMPLETE)
-    error_detail = models.TextField(blank=True)
+    status_notice = models.TextField(
+        blank=True,
+        help_text="Shown to the person under an answer that ended early (interrupted or error).",
+    )
+    provider_detail = models.TextField(
+        blank=True,
+        help_text="For staff: what the provider or the HTTP layer said when the turn failed.",
+    )
     engine = models.CharField(max_length=32, blank=True)
     model_name = models.CharField(max_length=100, blank=True)
     usage = models.JSONField(default=dict, blank=True)

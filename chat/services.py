@@ -57,7 +57,7 @@ def conversation_delete(*, conversation: Conversation) -> None:
     with transaction.atomic():
         Message.objects.filter(conversation=conversation, status=Message.Status.STREAMING).update(
             status=Message.Status.INTERRUPTED,
-            error_detail=DELETED_MESSAGE,
+            status_notice=DELETED_MESSAGE,
             turn_owner="",
             lease_expires_at=None,
             updated_at=now,
@@ -132,7 +132,7 @@ def _start_fresh_provider_thread(conversation: Conversation) -> None:
     conversation.previous_provider_threads = [
         *conversation.previous_provider_threads,
         {
-            "engine": conversation.engine,
+            "engine": conversation.thread_scope,
             "thread_id": conversation.provider_thread_id,
             "until": timezone.now().isoformat(),
             "reason": "version",

@@ -7,7 +7,7 @@ conversations.
 
 from decimal import Decimal
 
-from chat.amounts import read_amount
+from chat.amounts import format_euros, read_amount
 
 TITLE_CHARS = 48
 
@@ -25,18 +25,11 @@ def amounts_in(text: str) -> list[Decimal]:
     return []
 
 
-def format_euros(amount: Decimal) -> str:
-    """€85,000 for whole euros, €85,000.50 otherwise."""
-    if amount == amount.to_integral_value():
-        return f"€{amount:,.0f}"
-    return f"€{amount:,.2f}"
-
-
 def title_from_question(text: str) -> str:
     """A short title for a conversation that starts with `text`."""
     found = amounts_in(text)
     if found:
-        return "Tax on " + " and ".join(format_euros(a) for a in found)
+        return "Tax on " + " and ".join(format_euros(a, drop_zero_cents=True) for a in found)
     printable = "".join(c if c.isprintable() else " " for c in text)  # no NUL or controls
     line = " ".join(printable.split()).rstrip("?!.:; ")
     if not line:

@@ -173,8 +173,8 @@ def turn_start(
     if title_changed:
         conversation.title = _title_from(text)
     if not conversation.provider_thread_id:
-        conversation.engine = engine.thread_scope
-    conversation.save(update_fields=["title", "engine", "updated_at"])
+        conversation.thread_scope = engine.thread_scope
+    conversation.save(update_fields=["title", "thread_scope", "updated_at"])
     return StartedTurn(user_message, assistant_message, title_changed)
 
 
@@ -246,19 +246,24 @@ def _renew_lease(message_id: int) -> bool:
 def _bind_provider_thread(conversation_id: int, thread_scope: str, thread_id: str) -> None:
     """Bind to a provider thread; a thread of another engine is kept for the record."""
     conversation = Conversation.objects.get(pk=conversation_id)
-    if conversation.provider_thread_id and conversation.engine != thread_scope:
+    if conversation.provider_thread_id and conversation.thread_scope != thread_scope:
         conversation.previous_provider_threads = [
             *conversation.previous_provider_threads,
             {
-                "engine": conversation.engine,
+                "engine": conversation.thread_scope,
                 "thread_id": conversation.provider_thread_id,
                 "until": timezone.now().isoformat(),
             },
         ]
-    conversation.engine = thread_scope
+    conversation.thread_scope = thread_scope
     conversation.provider_thread_id = thread_id
     conversation.save(
-        update_fields=["engine", "provider_thread_id", "previous_provider_threads", "updated_at"]
+        update_fields=[
+            "thread_scope",
+            "provider_thread_id",
+            "previous_provider_threads",
+            "updated_at",
+        ]
     )
 
 
@@ -281,6 +286,7 @@ def _save_receipt(message_id: int, call_id: str, arguments: str, outcome: ToolOu
 class _Ending:
     status: str
     error: str = ""
+    provider_detail: str = ""
 
 
 @db_async
@@ -397,7 +403,7 @@ class TurnRun:
             history=loaded.history,
             provider_thread_id=(
                 loaded.conversation.provider_thread_id
-                if loaded.conversation.engine == self.engine.thread_scope
+                if loaded.conversation.thread_scope == self.engine.thread_scope
                 else ""
             ),
             tools=[ToolSpec(t.name, t.description, t.parameters) for t in registry.schemas()],
@@ -433,7 +439,7 @@ class TurnRun:
                     status = (
                         Message.Status.INTERRUPTED if event.interrupted else Message.Status.ERROR
                     )
-                    return _Ending(status, event.message)
+                    return _Ending(status, event.message, event.detail)
                 elif isinstance(event, TurnDone):
                     return _Ending(Message.Status.COMPLETE)
         return _Ending(Message.Status.INTERRUPTED, ENDED_UNEXPECTEDLY_MESSAGE)
@@ -583,7 +589,11 @@ class TurnRun:
             self._flush.cancel()
         fields: dict[str, Any] = {}
         if ending.status:
-            fields = {"status": ending.status, "error_detail": ending.error}
+            fields = {
+                "status": ending.status,
+                "status_notice": ending.error,
+                "provider_detail": ending.provider_detail,
+            }
             if self.message is not None:  # loaded: what was written so far is ours to keep
                 fields |= {"text": self.text, "reasoning": self.reasoning, "usage": self._usage}
                 fields |= self._figures_checked()
@@ -597,7 +607,7 @@ class TurnRun:
                 # The full answer could not be written (a bug, bad data): end it plainly, with
                 # the text of its last checkpoint, rather than leave the conversation locked.
                 logger.exception("Final save of turn %s failed; ending it plainly", self.message_id)
-                fallback = {"status": Message.Status.ERROR, "error_detail": UNEXPECTED_MESSAGE}
+                fallback = {"status": Message.Status.ERROR, "status_notice": UNEXPECTED_MESSAGE}
                 message = await self._save_final_retrying(fallback)
             await self._push()  # the last words, so the deltas add up to the whole text
             self.finished = True
@@ -663,7 +673,7 @@ def turn_end_orphaned(*, message_id: int, error: str, only_if_expired: bool = Fa
     return (
         answers.update(
             status=Message.Status.INTERRUPTED,
-            error_detail=error,
+            status_notice=error,
             turn_owner="",
             lease_expires_at=None,
             updated_at=timezone.now(),

@@ -18,10 +18,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.addresses import client_address
 from accounts.throttle import throttle_hit, throttle_peek, wait_phrase
 from chat import exports, selectors, services
+from chat.consumers import CLOSE_CODES_SHOWN
 from chat.engines import get_engine
 from chat.forms import SignupForm
 from chat.groups import conversation_group
+from chat.http import HtmxHttpRequest
 from chat.models import Conversation
+from chat.routing import conversation_socket_path
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +71,10 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
             if engine.name == "offline"
             else f"{engine.label} · {engine.model_name}",
             "max_message_chars": settings.CHAT_MAX_MESSAGE_CHARS,
+            "socket_path": conversation_socket_path(conversation.pk),
+            "socket_close_codes": {
+                name: " ".join(map(str, codes)) for name, codes in CLOSE_CODES_SHOWN.items()
+            },
         },
     )
 
@@ -110,20 +117,20 @@ def _sidebar_response(request: HttpRequest, current_pk: int | None) -> HttpRespo
     current = selectors.conversation_get(user=request.user, conversation_id=current_pk or 0)
     return render(
         request,
-        "chat/_sidebar_rename.html",
+        "chat/_sidebar_and_title.html",
         {"conversations": selectors.conversation_list(user=request.user), "current": current},
     )
 
 
 @require_POST
 @login_required
-def conversation_rename(request: HttpRequest, pk: int) -> HttpResponse:
+def conversation_rename(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Rename from the sidebar: htmx gets the list (and the page title) back, a form a redirect."""
     conversation = _owned_or_404(request, pk)
     # An empty title keeps the old one, as Escape would.
     with contextlib.suppress(services.ConversationRefused):
         services.conversation_rename(conversation=conversation, title=request.POST.get("title", ""))
-    if request.htmx:  # type: ignore[attr-defined]
+    if request.htmx:
         current = request.POST.get("current", "")
         return _sidebar_response(request, int(current) if current.isdigit() else None)
     return redirect("chat:conversation", pk=pk)
@@ -149,10 +156,10 @@ def conversation_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @login_required
-def conversation_search(request: HttpRequest) -> HttpResponse:
+def conversation_search(request: HtmxHttpRequest) -> HttpResponse:
     query = request.GET.get("q", "")
     hits = selectors.conversation_search(user=request.user, query=query)
-    template = "chat/_search_results.html" if request.htmx else "chat/search.html"  # type: ignore[attr-defined]
+    template = "chat/_search_results.html" if request.htmx else "chat/search.html"
     return render(request, template, {"query": query.strip(), "hits": hits})
 
 

@@ -147,7 +147,7 @@ class ConversationAdmin(ReadOnlyAdmin):
         StatusFilter,
         AssigneeFilter,
         DeletedFilter,
-        "engine",
+        "thread_scope",
         "created_at",
     )
     show_facets = admin.ShowFacets.ALWAYS

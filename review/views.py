@@ -1,17 +1,18 @@
 """The person's side of review: a vote (and comment) on one of their own answers."""
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from chat.http import HtmxHttpRequest
 from chat.models import Message
 from review import services
 
 
 @require_POST
 @login_required
-def feedback(request: HttpRequest, message_id: int) -> HttpResponse:
+def feedback(request: HtmxHttpRequest, message_id: int) -> HttpResponse:
     """Record Good/Bad answer (and an optional comment); answers the htmx form with itself."""
     try:
         saved = services.feedback_set(
@@ -24,7 +25,7 @@ def feedback(request: HttpRequest, message_id: int) -> HttpResponse:
         raise Http404("No such answer.") from missing
     except (ValueError, services.FeedbackRefused) as refused:
         return HttpResponseBadRequest(str(refused))
-    if not request.htmx:  # type: ignore[attr-defined]
+    if not request.htmx:
         return redirect("chat:conversation", pk=saved.message.conversation_id)
     return render(
         request,

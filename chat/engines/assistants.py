@@ -9,7 +9,6 @@ import asyncio
 import hashlib
 import json
 import logging
-import warnings
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import TYPE_CHECKING, Any, cast
 
@@ -135,10 +134,6 @@ class AssistantsEngine(OpenAIEngine):
     thread_scope = "assistants"
 
     def stream(self, request: TurnRequest) -> AsyncGenerator[EngineEvent, None]:
-        # We know this API is deprecated: that is what this engine is for.
-        warnings.filterwarnings(
-            "ignore", message="The Assistants API is deprecated", category=DeprecationWarning
-        )
         return run_rounds(request, AssistantsRounds(self, request), model=self.model_name)
 
     async def assistant_id(self, client: "AsyncOpenAI", request: TurnRequest) -> str:

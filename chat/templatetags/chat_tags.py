@@ -10,6 +10,7 @@ from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from chat import engines
+from chat.amounts import format_euros
 from chat.rendering import markdown_to_safe_html
 from chat.streaming import render_blocks
 
@@ -32,9 +33,10 @@ def markdown_blocks(text: str) -> list[SafeString]:
 def euros(value: object) -> str:
     """'14500.00' -> '€14,500.00'; anything that is not a number is shown as it is."""
     try:
-        return f"€{Decimal(str(value)):,.2f}"
+        amount = Decimal(str(value))
     except (InvalidOperation, ValueError):
         return str(value)
+    return format_euros(amount) if amount.is_finite() else str(value)
 
 
 @register.filter

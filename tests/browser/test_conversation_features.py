@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import ROOT, serve_taxsite
+from tests.helpers.servers import ROOT, serve_taxsite
 
 pytestmark = pytest.mark.browser
 

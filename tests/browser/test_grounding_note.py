@@ -11,9 +11,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from chat import turns
-from tests.browser.conftest import ROOT, serve_taxsite
 from tests.browser.test_chat_flow import sign_up
 from tests.fake_openai import Text, ToolCalls
+from tests.helpers.servers import ROOT, serve_taxsite
 
 pytestmark = pytest.mark.browser
 

@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import serve_taxsite
 from tests.browser.test_chat_flow import sign_up
+from tests.helpers.servers import serve_taxsite
 
 pytestmark = pytest.mark.browser
 

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import SERVERS, _free_port, serve_taxsite
 from tests.browser.test_chat_flow import sign_up
+from tests.helpers.servers import SERVERS, free_port, serve_taxsite
 
 pytestmark = pytest.mark.browser
 
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.browser
 def test_killed_server_leaves_the_answer_interrupted_with_its_checkpointed_text(
     page: Page, tmp_path: Path, artifacts: Path
 ) -> None:
-    port = _free_port()
+    port = free_port()
     lease = {"CHAT_TURN_LEASE_SECONDS": "3"}
     slow = {"OFFLINE_TOKEN_DELAY": "0.15", "CHAT_CHECKPOINT_SECONDS": "0.2", **lease}
     with serve_taxsite(tmp_path, port=port, **slow) as url:

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import ROOT, serve_taxsite
 from tests.browser.test_chat_flow import QUESTION, sign_up
+from tests.helpers.servers import ROOT, serve_taxsite
 
 pytestmark = pytest.mark.browser
 

@@ -7,9 +7,9 @@ from urllib.parse import urlparse
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import serve_taxsite
 from tests.browser.test_chat_flow import sign_up
 from tests.fake_openai import Text
+from tests.helpers.servers import serve_taxsite
 
 pytestmark = pytest.mark.browser
 

@@ -37,7 +37,6 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import CHROMIUM
 from tests.deploy.conftest import (
     DEPLOY,
     ROOT,
@@ -48,6 +47,7 @@ from tests.deploy.conftest import (
     reachable,
     require,
 )
+from tests.helpers.servers import CHROMIUM
 
 pytestmark = pytest.mark.browser
 

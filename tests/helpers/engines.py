@@ -1,7 +1,7 @@
 """Engine doubles that speak the real engine contract (chat.engines.base)."""
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 from chat.engines.base import EngineEvent, TurnRequest
@@ -29,8 +29,10 @@ class ScriptedEngine:
         self.hang = hang
         self.closed = False
         self.outputs: list[str] = []
+        # Set once every step was taken by the turn and the engine hangs: wait on this, not a sleep.
+        self.hanging = asyncio.Event()
 
-    async def stream(self, request: TurnRequest) -> AsyncIterator[EngineEvent]:
+    async def stream(self, request: TurnRequest) -> AsyncGenerator[EngineEvent, None]:
         try:
             for step in self.steps:
                 if isinstance(step, CallTool):
@@ -40,6 +42,7 @@ class ScriptedEngine:
                 else:
                     yield step
             if self.hang:
+                self.hanging.set()
                 await asyncio.sleep(3600)
         finally:
             self.closed = True

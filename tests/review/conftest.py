@@ -3,13 +3,8 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from chat.models import Conversation
+from tests.helpers.clients import client_for
 from tests.review.factories import conversation_with, staff_user
-
-
-def client_for(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ def conversation_with(
 ) -> Conversation:
     """A conversation of (question, answer) turns; with `revenue`, each answer has a receipt."""
     conversation = Conversation.objects.create(
-        owner=owner, title=title or turns[0][0][:60], engine="offline"
+        owner=owner, title=title or turns[0][0][:60], thread_scope="offline"
     )
     for question, answer in turns:
         Message.objects.create(conversation=conversation, role="user", text=question)

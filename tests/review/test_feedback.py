@@ -9,7 +9,7 @@ from django.test import Client
 from chat import fragments
 from chat.models import Conversation, Message
 from review.models import Feedback
-from tests.review.conftest import client_for
+from tests.helpers.clients import client_for
 from tests.review.factories import answers, conversation_with, staff_user
 
 pytestmark = pytest.mark.django_db
@@ -141,7 +141,7 @@ def test_another_persons_notice_is_never_shown(
 
 
 def test_a_hostile_comment_is_inert_in_the_page(alice: User, conversation: Conversation) -> None:
-    from tests.htmlcheck import active_parts
+    from tests.helpers.htmlcheck import active_parts
 
     answer = answers(conversation)[0]
     client = client_for(alice)

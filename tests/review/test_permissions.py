@@ -6,7 +6,7 @@ from django.test import Client
 
 from chat.models import Conversation, Message
 from review.models import AnswerFlag, ReviewNote, StaffAccess
-from tests.review.conftest import client_for
+from tests.helpers.clients import client_for
 from tests.review.factories import answers, staff_user
 
 pytestmark = pytest.mark.django_db

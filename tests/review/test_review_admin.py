@@ -16,7 +16,7 @@ from review.models import (
     ReviewNote,
     StaffAccess,
 )
-from tests.htmlcheck import active_parts
+from tests.helpers.htmlcheck import active_parts
 from tests.review.factories import answers, conversation_with, receipt_error
 
 pytestmark = pytest.mark.django_db
@@ -264,3 +264,37 @@ def test_deleted_conversation_keeps_a_tombstone_for_review(
     response = person.post(f"/review/answers/{answer.pk}/feedback/", {"vote": "good"})
     assert response.status_code == 404
     assert Feedback.objects.get(message=answer).vote == "bad"
+
+
+def test_review_page_lists_the_provider_threads_a_conversation_left(
+    reviewer_client: Client, conversation: Conversation
+) -> None:
+    Conversation.objects.filter(pk=conversation.pk).update(
+        provider_thread_id="conv_new",
+        previous_provider_threads=[
+            {"engine": "assistants", "thread_id": "thread_<b>old", "until": "2026-11-01T10:00"}
+        ],
+    )
+    page = review_page(reviewer_client, conversation)
+    assert "Earlier threads" in page
+    assert "thread_&lt;b&gt;old" in page
+    assert "2026-11-01T10:00" in page
+
+
+def test_review_page_shows_the_provider_detail_the_person_never_sees(
+    reviewer_client: Client, conversation: Conversation
+) -> None:
+    answer = conversation.messages.filter(role="assistant").first()
+    assert answer is not None
+    Message.objects.filter(pk=answer.pk).update(
+        status="error",
+        status_notice="The AI provider refused the request (400).",
+        provider_detail="BadRequestError: <script>max_tokens</script> too large",
+    )
+    page = review_page(reviewer_client, conversation)
+    assert "BadRequestError: &lt;script&gt;max_tokens&lt;/script&gt; too large" in page
+    person = Client()
+    person.force_login(conversation.owner)
+    mine = person.get(f"/c/{conversation.pk}/").content.decode()
+    assert "The AI provider refused the request (400)." in mine
+    assert "BadRequestError" not in mine

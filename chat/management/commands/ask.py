@@ -69,8 +69,8 @@ class Command(BaseCommand):
         if message is None:
             raise CommandError("The answer could not be saved; see the log.")
         summary = f"[conversation {conversation.pk}, message {message.pk}: {message.status}]"
-        if message.error_detail:
-            summary += f" {message.error_detail}"
+        if message.status_notice:
+            summary += f" {message.status_notice}"
         ending = self.style.SUCCESS if message.status == "complete" else self.style.ERROR
         self.stdout.write(ending(summary))
         if message.status != "complete":

@@ -52,13 +52,18 @@
     badge.dataset.state = state;
     badge.textContent = label;
   }
+  // The server's close codes, written on <main> from chat/consumers.py (no copy here).
+  function closeCodes(name) {
+    var chat = document.getElementById("chat");
+    return chat && chat.dataset[name] ? chat.dataset[name].split(" ").map(Number) : [];
+  }
   document.addEventListener("htmx:wsConnecting", function () { setConnection("connecting", "Connecting…"); });
   document.addEventListener("htmx:wsOpen", function () { setConnection("open", "Live"); });
   document.addEventListener("htmx:wsClose", function (event) {
     var code = event.detail && event.detail.event ? event.detail.event.code : 0;
-    if (code === 4001 || code === 4401) {
+    if (closeCodes("closeSignedOut").indexOf(code) >= 0) {
       setConnection("closed", "Signed out — reload to sign in");
-    } else if (code === 4404) {
+    } else if (closeCodes("closeNotFound").indexOf(code) >= 0) {
       setConnection("closed", "Conversation not found");
     } else {
       setConnection("connecting", "Reconnecting…");

@@ -12,16 +12,6 @@ from django.core.management import call_command
 from chat import services, turns
 from chat.engines import get_engine
 from chat.models import Conversation, Message, ToolCall
-from tests.chat.engines.conftest import Adapter, ask
-from tests.conftest import (
-    ORIGIN,
-    frame,
-    is_appended,
-    is_finished_bubble,
-    receive_until,
-    session_cookie,
-    socket_for,
-)
 from tests.fake_openai import (
     WIRE,
     Failed,
@@ -33,7 +23,18 @@ from tests.fake_openai import (
     Text,
     ToolCalls,
 )
+from tests.helpers.adapters import Adapter
 from tests.helpers.frames import delta_frames, streamed_text
+from tests.helpers.sockets import (
+    ORIGIN,
+    frame,
+    is_appended,
+    is_finished_bubble,
+    receive_until,
+    session_cookie,
+    socket_for,
+)
+from tests.helpers.turns import ask
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -129,8 +130,8 @@ async def test_provider_fault_ends_the_turn_clearly_and_the_conversation_goes_on
     fake_openai.script(*steps)
     answer = await ask(alice, "hello")
     assert answer.status == status
-    assert shown in answer.error_detail
-    assert "Traceback" not in answer.error_detail
+    assert shown in answer.status_notice
+    assert "Traceback" not in answer.status_notice
     if status == "interrupted":
         assert answer.text == "one two "  # partial text kept
     question = await Message.objects.aget(conversation=answer.conversation, role="user")
@@ -163,7 +164,18 @@ async def test_bad_key_is_explained(
     settings.OPENAI_API_KEY = "wrong-key"
     answer = await ask(alice, "hello")
     assert answer.status == "error"
-    assert "rejected our API key (401)" in answer.error_detail
+    assert "rejected our API key (401)" in answer.status_notice
+
+
+async def test_staff_get_the_providers_words_and_the_person_plain_ones(
+    alice: User, fake_openai: FakeOpenAI, settings: Any, adapter: Adapter
+) -> None:
+    fake_openai.script(Status(400, "max_tokens is too large for this model"))
+    answer = await ask(alice, "hello")
+    assert answer.status == "error"
+    assert "BadRequestError" in answer.provider_detail
+    assert "400" in answer.provider_detail
+    assert "BadRequestError" not in answer.status_notice
 
 
 async def test_slow_first_token_times_out_clearly(
@@ -173,7 +185,7 @@ async def test_slow_first_token_times_out_clearly(
     fake_openai.script(Text("late answer", first_delay=1.5))
     answer = await ask(alice, "hello")
     assert answer.status == "error"
-    assert "took too long" in answer.error_detail
+    assert "took too long" in answer.status_notice
 
 
 async def test_unreachable_provider_is_explained(
@@ -183,7 +195,7 @@ async def test_unreachable_provider_is_explained(
     settings.OPENAI_MAX_RETRIES = 0
     answer = await ask(alice, "hello")
     assert answer.status == "error"
-    assert "Could not reach the AI provider" in answer.error_detail
+    assert "Could not reach the AI provider" in answer.status_notice
 
 
 @pytest.mark.parametrize("engine", ["responses", "assistants"])
@@ -208,7 +220,7 @@ async def test_failed_or_incomplete_response(
     fake_openai.script(step)
     answer = await ask(alice, "hello")
     assert answer.status == status
-    assert shown in answer.error_detail
+    assert shown in answer.status_notice
 
 
 @pytest.mark.parametrize("engine", ["responses", "chat"])
@@ -220,7 +232,7 @@ async def test_refusal_is_shown_and_ends_the_turn(
     answer = await ask(alice, "hello")
     assert answer.text == "I can't help with that."
     assert answer.status == "error"
-    assert "declined" in answer.error_detail
+    assert "declined" in answer.status_notice
 
 
 # --- Tools ----------------------------------------------------------------------------------------------
@@ -259,7 +271,7 @@ async def test_tool_loop_is_capped_then_answered(
     sent = adapter.generations(fake_openai)
     if not adapter.can_force_answer:  # the run is cancelled instead
         assert answer.status == "error"
-        assert "stopped after 2 rounds" in answer.error_detail
+        assert "stopped after 2 rounds" in answer.status_notice
         assert fake_openai.requests[-1].path.endswith("/cancel")
     else:
         assert answer.status == "complete"
@@ -420,7 +432,7 @@ async def test_engine_change_replays_history_into_a_new_thread(
     assert second.status == "complete"
     conversation = await Conversation.objects.aget(pk=first.conversation_id)
     assert conversation.provider_thread_id.startswith("thread_")
-    assert conversation.engine == "assistants"
+    assert conversation.thread_scope == "assistants"
     assert conversation.previous_provider_threads[0]["thread_id"] == old_thread
     replayed = fake_openai.requests_to("/threads")[0].body["messages"]
     assert replayed[0] == {"role": "user", "content": "tax on 85000 EUR"}

@@ -16,9 +16,16 @@ from chat import fragments, services
 from chat.engines.base import ReasoningDelta, TextDelta
 from chat.engines.reasoning import ThinkSplitter, part_texts
 from chat.models import Message
-from tests.chat.engines.conftest import Listener, ask
-from tests.conftest import ORIGIN, frame, is_appended, receive_until, session_cookie, socket_for
 from tests.fake_openai import FakeOpenAI, Text
+from tests.helpers.sockets import (
+    ORIGIN,
+    frame,
+    is_appended,
+    receive_until,
+    session_cookie,
+    socket_for,
+)
+from tests.helpers.turns import RecordingListener, ask
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -127,7 +134,7 @@ async def test_reasoning_reaches_the_page_while_it_streams(
     settings.ASSISTANT_ENGINE = "chat"
     fake_openai.token_delay = 0.02
     fake_openai.script(Text("Done.", reasoning=" ".join(f"step{i}" for i in range(40))))
-    listener = Listener()
+    listener = RecordingListener()
     answer = await ask(alice, "hello", listener=listener)
     assert answer.reasoning.startswith("step0 step1")
     # Pushed before the answer began: some update carried reasoning and no text yet.

@@ -13,9 +13,9 @@ from django.contrib.auth.models import User
 
 from chat.models import ToolCall
 from chat.turns import PARAGRAPH_BREAK
-from tests.chat.engines.conftest import ask
 from tests.chat.engines.oracle import Reply, api_of, read_reply
 from tests.fake_openai import WIRE, Capture, FakeOpenAI, load_capture
+from tests.helpers.turns import ask
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -95,9 +95,9 @@ async def test_recorded_stream_gives_the_captured_answer(
 
     if last.error:
         assert answer.status == ("interrupted" if _expected_text(rounds) else "error")
-        assert answer.error_detail.startswith("The AI provider reported an error")
+        assert answer.status_notice.startswith("The AI provider reported an error")
     else:
-        assert (answer.status, answer.error_detail) == ("complete", "")
+        assert (answer.status, answer.status_notice) == ("complete", "")
     if fell_back:
         assert answer.text.startswith(_expected_text(rounds))
         assert "Unknown tool" in answer.text  # the fake answered the error outputs

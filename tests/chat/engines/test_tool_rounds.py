@@ -17,8 +17,9 @@ from chat.engines.base import PastMessage, PastToolCall
 from chat.engines.errors import _wait_phrase
 from chat.engines.rounds import CallIds, ToolCallRequest
 from chat.models import Conversation, ToolCall
-from tests.chat.engines.conftest import Adapter, ask
 from tests.fake_openai import FakeOpenAI, Status, ToolCalls
+from tests.helpers.adapters import Adapter
+from tests.helpers.turns import ask
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,7 +33,7 @@ async def test_too_many_calls_at_once_end_the_turn_without_a_follow_up(
     fake_openai.script(ToolCalls([TAX] * 300))
     answer = await ask(alice, "hello")
     assert answer.status == "error"
-    assert "asked for 300 tool calls at once (the limit is 8)" in answer.error_detail
+    assert "asked for 300 tool calls at once (the limit is 8)" in answer.status_notice
     assert len(adapter.generations(fake_openai)) == 1  # no request carrying 300 outputs
     assert not await ToolCall.objects.filter(message=answer).aexists()
 
@@ -148,7 +149,7 @@ async def test_a_huge_retry_after_reads_as_later(
     settings.ASSISTANT_ENGINE = "chat"
     fake_openai.script(Status(429, headers={"retry-after": "1000000000000"}))
     answer = await ask(alice, "hello")
-    assert answer.error_detail.endswith("(429). Try again later.")
+    assert answer.status_notice.endswith("(429). Try again later.")
 
 
 def test_importing_engines_and_an_offline_turn_do_not_load_the_sdk(tmp_path: Path) -> None:

@@ -10,8 +10,8 @@ import pytest
 from django.contrib.auth.models import User
 
 from chat.models import ToolCall
-from tests.chat.engines.conftest import ask
 from tests.fake_openai import FakeOpenAI, Raw, Text
+from tests.helpers.turns import ask
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -265,8 +265,8 @@ async def test_a_clean_end_without_finish_reason_is_told_from_a_cut(
     answer = await ask(alice, "hello")
     assert (answer.status, answer.text) == (status, "Done.")
     if status == "interrupted":
-        assert "ended before the answer was finished" in answer.error_detail or (
-            "broke mid-answer" in answer.error_detail
+        assert "ended before the answer was finished" in answer.status_notice or (
+            "broke mid-answer" in answer.status_notice
         )
 
 
@@ -286,7 +286,7 @@ async def test_error_mid_stream_keeps_the_partial_text(
     chat_engine.script(Raw(raw))
     answer = await ask(alice, "hello")
     assert (answer.status, answer.text) == ("interrupted", "Half ")
-    assert answer.error_detail == "The AI provider reported an error: Upstream overloaded"
+    assert answer.status_notice == "The AI provider reported an error: Upstream overloaded"
 
 
 # --- Replies that are not usable --------------------------------------------------------------------
@@ -355,8 +355,8 @@ async def test_unusable_reply_ends_the_turn_clearly(
     chat_engine.script(step)
     answer = await ask(alice, "hello")
     assert (answer.status, answer.text) == (status, text)
-    assert shown in answer.error_detail
-    assert "Traceback" not in answer.error_detail
+    assert shown in answer.status_notice
+    assert "Traceback" not in answer.status_notice
     follow_up = await ask(alice, "and now?", answer.conversation)  # the conversation goes on
     assert follow_up.status == "complete"
 
@@ -412,10 +412,10 @@ async def test_responses_error_event_and_missing_completion(
     )
     first = await ask(alice, "hello")
     assert (first.status, first.text) == ("interrupted", "Partly ")
-    assert first.error_detail == "The AI provider reported an error: Model crashed"
+    assert first.status_notice == "The AI provider reported an error: Model crashed"
     second = await ask(alice, "again", first.conversation)
     assert (second.status, second.text) == ("interrupted", "Partly ")
-    assert "ended before the answer was finished" in second.error_detail
+    assert "ended before the answer was finished" in second.status_notice
 
 
 async def test_text_before_a_tool_call_is_its_own_paragraph(
@@ -461,7 +461,7 @@ async def test_garbage_in_an_assistants_stream_is_explained(
     fake_openai.script(Raw(b"event: thread.run.created\ndata: {not json\n\n"))
     answer = await ask(alice, "hello")
     assert answer.status == "error"
-    assert answer.error_detail == "The AI provider sent a reply we could not read."
+    assert answer.status_notice == "The AI provider sent a reply we could not read."
 
 
 @pytest.mark.parametrize(

@@ -4,14 +4,12 @@ test_auth_throttle.py)."""
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-ROOT = Path(__file__).resolve().parents[1]
-
+from tests.helpers.paths import ROOT
 
 # `manage.py check --deploy` with the documented production environment: tests/deploy/test_checks.py.
 

@@ -5,15 +5,10 @@ from django.test import Client
 from chat import services, turns
 from chat.engines.offline import OfflineEngine
 from chat.models import Conversation, Message, ToolCall
-from tests.htmlcheck import active_parts, without_feedback_forms
+from tests.helpers.clients import client_for
+from tests.helpers.htmlcheck import active_parts, without_feedback_forms
 
 pytestmark = pytest.mark.django_db
-
-
-def logged_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def conversation_with_answer(user: User, question: str, answer: str) -> Conversation:
@@ -74,7 +69,7 @@ def test_conversation_page_shows_transcript_card_and_disclaimer(alice: User) -> 
         },
         output="{}",
     )
-    response = logged_in(alice).get(f"/c/{conversation.pk}/")
+    response = client_for(alice).get(f"/c/{conversation.pk}/")
     html = response.content.decode()
     assert "tax on 85000 EUR?" in html
     assert "€14,500.00" in html
@@ -89,7 +84,7 @@ def test_sidebar_lists_only_my_conversations_newest_first(alice: User, bob: User
     conversation_with_answer(alice, "first question", "a")
     second = conversation_with_answer(alice, "second question", "b")
     conversation_with_answer(bob, "bob's secret question", "c")
-    html = logged_in(alice).get(f"/c/{second.pk}/").content.decode()
+    html = client_for(alice).get(f"/c/{second.pk}/").content.decode()
     # Titles are made from the first question (chat.titles): "Second question".
     assert html.index("Second question") < html.index("First question")
     assert "secret question" not in html
@@ -97,17 +92,17 @@ def test_sidebar_lists_only_my_conversations_newest_first(alice: User, bob: User
 
 def test_another_persons_conversation_is_404(alice: User, bob: User) -> None:
     conversation = conversation_with_answer(alice, "private", "answer")
-    assert logged_in(bob).get(f"/c/{conversation.pk}/").status_code == 404
+    assert client_for(bob).get(f"/c/{conversation.pk}/").status_code == 404
 
 
 def test_home_opens_the_latest_conversation(alice: User) -> None:
     latest = conversation_with_answer(alice, "latest", "answer")
-    response = logged_in(alice).get("/")
+    response = client_for(alice).get("/")
     assert response["Location"] == f"/c/{latest.pk}/"
 
 
 def test_new_conversation_needs_post(alice: User) -> None:
-    client = logged_in(alice)
+    client = client_for(alice)
     assert client.get("/c/new/").status_code == 405
     response = client.post("/c/new/")
     assert response.status_code == 302
@@ -120,7 +115,7 @@ def test_model_output_and_titles_are_inert_in_the_page(alice: User) -> None:
         '<script>alert("t")</script> title',
         '<img src=x onerror=alert(1)> [x](javascript:alert(1)) <a hx-get="/admin/">y</a>',
     )
-    html = logged_in(alice).get(f"/c/{conversation.pk}/").content.decode()
+    html = client_for(alice).get(f"/c/{conversation.pk}/").content.decode()
     transcript = html[html.index('id="messages"') : html.index('id="chat-alert"')]
     assert active_parts(without_feedback_forms(transcript)) == []
     assert "&lt;script&gt;alert" in html
@@ -150,7 +145,7 @@ def test_tool_receipts_with_hostile_arguments_are_inert_in_the_page(alice: User)
         name='<img src=x onerror="alert(3)">',
         error="Unknown tool",
     )
-    html = logged_in(alice).get(f"/c/{conversation.pk}/").content.decode()
+    html = client_for(alice).get(f"/c/{conversation.pk}/").content.decode()
     transcript = html[html.index('id="messages"') : html.index('id="chat-alert"')]
     assert active_parts(without_feedback_forms(transcript)) == []
     assert "Not calculated: revenue" in transcript

@@ -10,7 +10,14 @@ from django.contrib.auth.models import User
 from chat import services
 from chat.consumers import CLOSE_FLOODING, CLOSE_TOO_MANY_SOCKETS, TOO_FAST, TOO_MANY_TABS
 from chat.models import Conversation, Message
-from tests.conftest import ORIGIN, frame, is_appended, receive_until, session_cookie, socket_for
+from tests.helpers.sockets import (
+    ORIGIN,
+    frame,
+    is_appended,
+    receive_until,
+    session_cookie,
+    socket_for,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

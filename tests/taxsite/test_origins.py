@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 
 from chat import services
 from chat.models import Conversation
-from tests.conftest import ORIGIN, session_cookie, socket_for
+from tests.helpers.sockets import ORIGIN, session_cookie, socket_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

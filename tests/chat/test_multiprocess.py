@@ -20,7 +20,9 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers.paths import ROOT
+from tests.helpers.servers import free_port
+
 PG = ("127.0.0.1", 5432)
 REDIS = ("127.0.0.1", 6379)
 LEASE_SECONDS = 3.0
@@ -36,12 +38,6 @@ def _reachable(address: tuple[str, int]) -> bool:
             return True
     except OSError:
         return False
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass
@@ -67,7 +63,7 @@ class Deployment:
         return result.stdout
 
     def start(self, name: str) -> int:
-        port = _free_port()
+        port = free_port()
         log = (self.logs / f"daphne-{name}.log").open("wb")
         process = subprocess.Popen(
             [*DAPHNE, "-p", str(port), "taxsite.asgi:application"],
@@ -97,7 +93,7 @@ class Deployment:
         return [
             (int(pk), str(status), str(detail))
             for pk, status, detail in self.sql(
-                "SELECT id, status, error_detail FROM chat_message WHERE role = 'assistant' "
+                "SELECT id, status, status_notice FROM chat_message WHERE role = 'assistant' "
                 "ORDER BY id"
             )
         ]

@@ -1,5 +1,5 @@
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 import pytest
 from django.contrib.auth.models import User
@@ -9,14 +9,7 @@ from chat.engines.base import EngineEvent, TextDelta, TurnDone, TurnFailed, Turn
 from chat.engines.offline import OfflineEngine
 from chat.models import Conversation, Message, ToolCall
 from tests.helpers.engines import CallTool, ScriptedEngine
-
-
-class RecordingListener:
-    def __init__(self) -> None:
-        self.updates: list[turns.TurnUpdate] = []
-
-    async def turn_changed(self, update: turns.TurnUpdate) -> None:
-        self.updates.append(update)
+from tests.helpers.turns import RecordingListener
 
 
 def start(user: User, text: str, engine: object = None) -> turns.StartedTurn:
@@ -93,7 +86,7 @@ async def test_failure_keeps_partial_text(alice: User) -> None:
     )
     stored = await Message.objects.aget(pk=message.pk)
     assert (stored.status, stored.text) == (Message.Status.INTERRUPTED, "Half an answer")
-    assert stored.error_detail == "The connection dropped."
+    assert stored.status_notice == "The connection dropped."
 
 
 @pytest.mark.django_db(transaction=True)
@@ -105,7 +98,7 @@ async def test_stop_cancels_the_engine_and_keeps_partial_text(alice: User) -> No
             message_id=started.assistant_message.pk, listener=RecordingListener(), engine=engine
         )
     )
-    await asyncio.sleep(0.2)
+    await asyncio.wait_for(engine.hanging.wait(), timeout=5)
     task.cancel()
     await task  # the turn handles its stop and finishes
     assert engine.closed  # the upstream stream was closed, not left running
@@ -121,7 +114,7 @@ async def test_stop_cancels_the_engine_and_keeps_partial_text(alice: User) -> No
 @pytest.mark.django_db(transaction=True)
 async def test_engine_crash_ends_as_error_with_a_clear_message(alice: User) -> None:
     class CrashingEngine(ScriptedEngine):
-        async def stream(self, request: TurnRequest) -> AsyncIterator[EngineEvent]:
+        async def stream(self, request: TurnRequest) -> AsyncGenerator[EngineEvent, None]:
             yield TextDelta("Partial")
             raise RuntimeError("provider SDK bug")
 
@@ -134,8 +127,8 @@ async def test_engine_crash_ends_as_error_with_a_clear_message(alice: User) -> N
     stored = await Message.objects.aget(pk=message.pk)
     assert stored.status == Message.Status.ERROR
     assert stored.text == "Partial"
-    assert stored.error_detail == turns.UNEXPECTED_MESSAGE
-    assert "SDK" not in stored.error_detail
+    assert stored.status_notice == turns.UNEXPECTED_MESSAGE
+    assert "SDK" not in stored.status_notice
 
 
 @pytest.mark.django_db(transaction=True)
@@ -147,7 +140,7 @@ async def test_text_is_checkpointed_during_a_long_answer_not_per_delta(
     seen_in_database: list[str] = []
 
     class SlowEngine(ScriptedEngine):
-        async def stream(self, request: TurnRequest) -> AsyncIterator[EngineEvent]:
+        async def stream(self, request: TurnRequest) -> AsyncGenerator[EngineEvent, None]:
             for index in range(6):
                 yield TextDelta(f"{index} ")
                 await asyncio.sleep(0.03)
@@ -197,7 +190,7 @@ def test_sweep_ends_only_answers_whose_lease_expired(alice: User, bob: User) -> 
     assert [m.pk for m in swept] == [dead.assistant_message.pk]
     orphan = Message.objects.get(pk=dead.assistant_message.pk)
     assert (orphan.status, orphan.text) == (Message.Status.INTERRUPTED, "Half of it")
-    assert orphan.error_detail == turns.OWNER_GONE_MESSAGE
+    assert orphan.status_notice == turns.OWNER_GONE_MESSAGE
     assert Message.objects.get(pk=live.assistant_message.pk).status == Message.Status.STREAMING
     assert turns.turn_sweep() == []  # idempotent
 

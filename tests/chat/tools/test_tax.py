@@ -1,14 +1,13 @@
 import json
 import re
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from chat.tools.registry import CALCULATE_TAX, registry
 from chat.tools.tax import TABLE, RevenueError, calculate_tax, parse_revenue
+from tests.helpers.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 # The repository's own copy: a test never reads a file outside the repository.
 CASES = json.loads((ROOT / "tests" / "data" / "tax_cases.json").read_text())
 

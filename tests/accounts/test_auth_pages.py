@@ -8,20 +8,15 @@ from django.test import Client
 
 from chat import services
 from chat.models import Message
+from tests.helpers.clients import client_for
 
 pytestmark = pytest.mark.django_db
-
-
-def signed_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_transcript_pages_are_not_stored(alice: User) -> None:
     conversation = services.conversation_get_or_create_empty(owner=alice)
     Message.objects.create(conversation=conversation, role="user", text="my revenue is 85000")
-    response = signed_in(alice).get(f"/c/{conversation.pk}/")
+    response = client_for(alice).get(f"/c/{conversation.pk}/")
     assert "my revenue is 85000" in response.content.decode()
     directives = {part.strip() for part in response["Cache-Control"].split(",")}
     assert {"no-store", "private"} <= directives
@@ -31,7 +26,7 @@ def test_transcript_pages_are_not_stored(alice: User) -> None:
 def test_other_private_pages_are_not_stored(alice: User, path: str) -> None:
     alice.is_staff = alice.is_superuser = True
     alice.save()
-    response = signed_in(alice).get(path, follow=True)
+    response = client_for(alice).get(path, follow=True)
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"]
 

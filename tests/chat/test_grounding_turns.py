@@ -14,7 +14,8 @@ from django.contrib.auth.models import User
 
 from chat import services, turns
 from chat.models import Message
-from tests.conftest import (
+from tests.fake_openai import FakeOpenAI, Text, ToolCalls
+from tests.helpers.sockets import (
     ORIGIN,
     frame,
     is_appended,
@@ -23,7 +24,6 @@ from tests.conftest import (
     session_cookie,
     socket_for,
 )
-from tests.fake_openai import FakeOpenAI, Text, ToolCalls
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

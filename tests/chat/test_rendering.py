@@ -1,7 +1,7 @@
 import pytest
 
 from chat.rendering import markdown_to_safe_html, sanitize_html
-from tests.htmlcheck import active_parts
+from tests.helpers.htmlcheck import active_parts
 
 ATTACKS = [
     "<script>alert(1)</script>",

@@ -16,10 +16,10 @@ import accounts.guard
 from accounts.guard import refuse_while_unsafe
 from accounts.unsafe import DEMO_PASSWORD, DEMO_USERNAME
 from taxsite.asgi import application
+from tests.helpers.paths import ROOT
 
 pytestmark = pytest.mark.django_db
 
-ROOT = Path(__file__).resolve().parents[1]
 HOST = [(b"host", b"testserver")]
 
 

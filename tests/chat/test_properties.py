@@ -14,6 +14,7 @@ from chat import services, turns
 from chat.consumers import _parse_frame
 from chat.tools.registry import registry
 from chat.tools.tax import BRACKETS, RevenueError, calculate_tax, parse_revenue
+from tests.helpers.turns import RecordingListener
 
 ANYTHING = st.one_of(
     st.text(max_size=300),
@@ -113,10 +114,6 @@ def test_frame_parser_gives_an_object_or_a_reason(text: str, binary: bytes | Non
 def test_any_question_ends_in_a_finished_answer(alice: User, question: str) -> None:
     from chat.engines.offline import OfflineEngine
 
-    class Quiet:
-        async def turn_changed(self, update: turns.TurnUpdate) -> None:
-            pass
-
     conversation = services.conversation_get_or_create_empty(owner=alice)
     try:
         started = turns.turn_start(conversation=conversation, text=question, engine=OfflineEngine())
@@ -127,7 +124,9 @@ def test_any_question_ends_in_a_finished_answer(alice: User, question: str) -> N
         return
     message = asyncio.run(
         turns.turn_run(
-            message_id=started.assistant_message.pk, listener=Quiet(), engine=OfflineEngine()
+            message_id=started.assistant_message.pk,
+            listener=RecordingListener(),
+            engine=OfflineEngine(),
         )
     )
     assert message.status == "complete"

@@ -19,14 +19,9 @@ from chat.engines.offline import OfflineEngine
 from chat.models import Conversation, Message, ToolCall
 from chat.tools.registry import registry
 from chat.tools.tax import TABLE
+from tests.helpers.clients import client_for
 
 pytestmark = pytest.mark.django_db
-
-
-def logged_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def ask(
@@ -100,7 +95,7 @@ def test_titles_skip_years_and_counts_and_name_two_amounts() -> None:
 def test_rename_overrides_the_title_and_is_kept_after_more_questions(alice: User) -> None:
     conversation = new_conversation(alice)
     ask(conversation, "tax on 85000 EUR", "a")
-    client = logged_in(alice)
+    client = client_for(alice)
     response = client.post(
         f"/c/{conversation.pk}/rename/",
         {"title": "  My   freelance year  ", "current": str(conversation.pk)},
@@ -110,7 +105,8 @@ def test_rename_overrides_the_title_and_is_kept_after_more_questions(alice: User
     html = response.content.decode()
     assert "My freelance year" in html
     assert 'id="chat-title"' in html
-    assert 'hx-swap-oob="true"' in html
+    # Both are swapped in by their ids (features.js, and the ws extension's default).
+    assert html.count('id="chat-title"') == html.count('id="conversation-list"') == 1
     ask(Conversation.objects.get(pk=conversation.pk), "and 90000?", "b")
     assert Conversation.objects.get(pk=conversation.pk).title == "My freelance year"
 
@@ -118,14 +114,14 @@ def test_rename_overrides_the_title_and_is_kept_after_more_questions(alice: User
 def test_rename_to_blank_keeps_the_title(alice: User) -> None:
     conversation = new_conversation(alice)
     ask(conversation, "tax on 85000 EUR", "a")
-    logged_in(alice).post(f"/c/{conversation.pk}/rename/", {"title": "   "})
+    client_for(alice).post(f"/c/{conversation.pk}/rename/", {"title": "   "})
     assert Conversation.objects.get(pk=conversation.pk).title == "Tax on €85,000"
 
 
 def test_rename_of_someone_elses_conversation_is_404(alice: User, bob: User) -> None:
     conversation = new_conversation(alice)
     ask(conversation, "tax on 85000 EUR", "a")
-    response = logged_in(bob).post(f"/c/{conversation.pk}/rename/", {"title": "mine now"})
+    response = client_for(bob).post(f"/c/{conversation.pk}/rename/", {"title": "mine now"})
     assert response.status_code == 404
     assert Conversation.objects.get(pk=conversation.pk).title == "Tax on €85,000"
 
@@ -134,7 +130,7 @@ def test_renamed_title_with_markup_is_escaped(alice: User) -> None:
     conversation = new_conversation(alice)
     ask(conversation, "tax on 85000 EUR", "a")
     services.conversation_rename(conversation=conversation, title="<img src=x onerror=alert(1)>")
-    html = logged_in(alice).get(f"/c/{conversation.pk}/").content.decode()
+    html = client_for(alice).get(f"/c/{conversation.pk}/").content.decode()
     assert "<img src=x" not in html
     assert "&lt;img src=x onerror=alert(1)&gt;" in html
 
@@ -145,7 +141,7 @@ def test_renamed_title_with_markup_is_escaped(alice: User) -> None:
 def test_delete_erases_text_keeps_a_tombstone_and_hides_it_everywhere(alice: User) -> None:
     conversation = new_conversation(alice)
     answer = ask(conversation, "secret revenue 85000 EUR", "secret answer", with_card=True)
-    client = logged_in(alice)
+    client = client_for(alice)
     assert client.get(f"/c/{conversation.pk}/delete/").status_code == 200  # the confirmation
     response = client.post(f"/c/{conversation.pk}/delete/")
     assert response.status_code == 302
@@ -171,7 +167,7 @@ def test_delete_erases_text_keeps_a_tombstone_and_hides_it_everywhere(alice: Use
 def test_delete_of_someone_elses_conversation_is_404(alice: User, bob: User) -> None:
     conversation = new_conversation(alice)
     ask(conversation, "tax on 85000 EUR", "a")
-    assert logged_in(bob).post(f"/c/{conversation.pk}/delete/").status_code == 404
+    assert client_for(bob).post(f"/c/{conversation.pk}/delete/").status_code == 404
     assert Conversation.objects.get(pk=conversation.pk).deleted_at is None
 
 
@@ -183,7 +179,7 @@ def test_delete_ends_a_streaming_answer(alice: User) -> None:
     services.conversation_delete(conversation=conversation)
     answer = Message.objects.get(pk=started.assistant_message.pk)
     assert answer.status == Message.Status.INTERRUPTED
-    assert answer.error_detail == services.DELETED_MESSAGE
+    assert answer.status_notice == services.DELETED_MESSAGE
     # the conversation is free again, for staff and sweeps: nothing is left streaming
     assert turns.turn_streaming_target(conversation_id=conversation.pk) is None
 
@@ -200,7 +196,7 @@ def test_search_finds_titles_and_message_text_of_my_conversations_only(
     ask(other, "how do brackets work?", "Each bracket is taxed at its own rate.")
     bobs = new_conversation(bob)
     ask(bobs, "bob asks about the effective rate", "bob's answer")
-    client = logged_in(alice)
+    client = client_for(alice)
     html = client.get("/search/?q=effective+rate", HTTP_HX_REQUEST="true").content.decode()
     assert f"/c/{mine.pk}/?at=" in html
     assert "<mark>effective rate</mark>" in html  # the phrase, marked
@@ -214,7 +210,7 @@ def test_search_finds_titles_and_message_text_of_my_conversations_only(
 def test_search_query_with_markup_is_escaped(alice: User) -> None:
     conversation = new_conversation(alice)
     ask(conversation, "tax on 85000 <b>now</b>", "answer")
-    html = logged_in(alice).get("/search/?q=<b>now").content.decode()
+    html = client_for(alice).get("/search/?q=<b>now").content.decode()
     assert "<b>now</b>" not in html
     assert "&lt;b&gt;" in html
 
@@ -225,7 +221,7 @@ def test_search_result_opens_the_conversation_at_an_older_message(alice: User) -
     Message.objects.bulk_create(
         Message(conversation=conversation, role="user", text=f"filler {i}") for i in range(80)
     )
-    client = logged_in(alice)
+    client = client_for(alice)
     assert f'id="message-{first.pk}"' not in client.get(f"/c/{conversation.pk}/").content.decode()
     page = client.get(f"/c/{conversation.pk}/?at={first.pk}").content.decode()
     assert f'id="message-{first.pk}"' in page
@@ -242,7 +238,7 @@ def test_exports_markdown_json_and_calculations_csv(alice: User, bob: User) -> N
         "The tax is **€14,500.00**.",
         with_card=True,
     )
-    client = logged_in(alice)
+    client = client_for(alice)
 
     md = client.get(f"/c/{conversation.pk}/export.md")
     assert md["Content-Disposition"] == 'attachment; filename="tax-on-85000.md"'
@@ -267,7 +263,7 @@ def test_exports_markdown_json_and_calculations_csv(alice: User, bob: User) -> N
     assert rows[0]["time"]
     assert rows[0]["table_version"] == TABLE.version
 
-    assert logged_in(bob).get(f"/c/{conversation.pk}/export.json").status_code == 404
+    assert client_for(bob).get(f"/c/{conversation.pk}/export.json").status_code == 404
     assert client.get(f"/c/{conversation.pk}/export.exe").status_code == 404
 
 
@@ -371,7 +367,7 @@ def test_edit_keeps_the_earlier_branch_and_pages_between_versions(alice: User) -
     assert user_text == "tax on 90000 EUR"
     Message.objects.filter(pk=new_answer.pk).update(status="complete", text="answer two")
 
-    client = logged_in(alice)
+    client = client_for(alice)
     page = client.get(f"/c/{conversation.pk}/").content.decode()
     assert "2 / 2" in page
     assert "answer two" in page
@@ -398,7 +394,7 @@ def test_edit_only_the_last_question_and_not_someone_elses(alice: User, bob: Use
             text="x",
             engine=OfflineEngine(),
         )
-    assert logged_in(bob).get(f"/m/{first_question.pk}/versions/1/").status_code == 404
+    assert client_for(bob).get(f"/m/{first_question.pk}/versions/1/").status_code == 404
 
 
 def test_edit_with_empty_text_changes_nothing(alice: User) -> None:
@@ -420,7 +416,7 @@ def test_a_version_starts_a_fresh_provider_thread(alice: User) -> None:
     conversation = new_conversation(alice)
     answer = ask(conversation, "tax on 85000 EUR", "a")
     Conversation.objects.filter(pk=conversation.pk).update(
-        engine="responses", provider_thread_id="conv_1"
+        thread_scope="responses", provider_thread_id="conv_1"
     )
     services.message_regenerate(
         user=alice, conversation_id=conversation.pk, message_id=answer.pk, engine=OfflineEngine()
@@ -456,7 +452,7 @@ def _measure(client: Client, path: str) -> tuple[int, int]:
 
 
 def test_page_cost_is_flat_from_60_to_5000_messages(alice: User) -> None:
-    client = logged_in(alice)
+    client = client_for(alice)
     small = _long_conversation(alice, 60)
     large = _long_conversation(alice, 5000)
     small_queries, small_bytes = _measure(client, f"/c/{small.pk}/")
@@ -471,7 +467,7 @@ def test_page_cost_is_flat_from_60_to_5000_messages(alice: User) -> None:
 
 
 def test_load_earlier_pages_back_to_the_first_message(alice: User) -> None:
-    client = logged_in(alice)
+    client = client_for(alice)
     conversation = _long_conversation(alice, 120)
     first_shown = conversation.messages.order_by("-pk")[49]
     seen = 50
@@ -495,7 +491,7 @@ def test_times_follow_the_browsers_time_zone_cookie(alice: User) -> None:
     conversation = new_conversation(alice)
     message = ask(conversation, "tax on 85000 EUR", "a")
     Message.objects.filter(pk=message.pk).update(created_at="2026-11-25T23:30:00+00:00")
-    client = logged_in(alice)
+    client = client_for(alice)
     client.cookies["tz"] = "Asia/Seoul"
     assert "KST" in client.get(f"/c/{conversation.pk}/").content.decode()
     client.cookies["tz"] = "../../etc/passwd"

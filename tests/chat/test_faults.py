@@ -15,8 +15,9 @@ from chat.broadcast import ConversationBroadcaster
 from chat.engines.base import EngineEvent, TextDelta, TurnDone, TurnRequest
 from chat.engines.offline import OfflineEngine
 from chat.models import Message, ToolCall
-from tests.conftest import ORIGIN, session_cookie, socket_for
 from tests.helpers.engines import CallTool, ScriptedEngine
+from tests.helpers.sockets import ORIGIN, session_cookie, socket_for
+from tests.helpers.turns import RecordingListener
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -26,25 +27,6 @@ DEAD_REDIS = {
         "CONFIG": {"hosts": ["redis://127.0.0.1:1/0"]},  # nothing listens there
     }
 }
-
-
-class Quiet:
-    async def turn_changed(self, update: turns.TurnUpdate) -> None:
-        pass
-
-
-class OneLineEngine:
-    name = "scripted"
-    label = "Scripted"
-    model_name = "scripted-1"
-    thread_scope = "scripted"
-
-    def __init__(self, *events: EngineEvent) -> None:
-        self.events = events or (TextDelta("All done."), TurnDone())
-
-    async def stream(self, request: TurnRequest) -> AsyncGenerator[EngineEvent, None]:
-        for event in self.events:
-            yield event
 
 
 def start(user: User, text: str = "question") -> turns.StartedTurn:
@@ -61,14 +43,14 @@ async def test_database_locked_during_the_final_save_is_retried_and_nothing_lost
     def hold_write_lock() -> None:
         with transaction.atomic():
             # Any write takes SQLite's database lock (a row lock on PostgreSQL).
-            Message.objects.filter(pk=started.assistant_message.pk).update(error_detail="")
+            Message.objects.filter(pk=started.assistant_message.pk).update(status_notice="")
             locked.set()
             time.sleep(0.7)
         connection.close()
 
     holder = threading.Thread(target=hold_write_lock)
 
-    class LockingEngine(OneLineEngine):
+    class LockingEngine(ScriptedEngine):
         async def stream(self, request: TurnRequest) -> AsyncGenerator[EngineEvent, None]:
             yield TextDelta("All done.")
             holder.start()  # someone else takes the lock just as the answer finishes
@@ -77,7 +59,9 @@ async def test_database_locked_during_the_final_save_is_retried_and_nothing_lost
 
     began = time.monotonic()
     message = await turns.turn_run(
-        message_id=started.assistant_message.pk, listener=Quiet(), engine=LockingEngine()
+        message_id=started.assistant_message.pk,
+        listener=RecordingListener(),
+        engine=LockingEngine([]),
     )
     waited = time.monotonic() - began
     await asyncio.to_thread(holder.join)
@@ -86,24 +70,27 @@ async def test_database_locked_during_the_final_save_is_retried_and_nothing_lost
     assert waited >= 0.5  # it really met the lock, and outlasted it
 
 
-async def test_a_tool_that_raises_is_answered_and_the_turn_completes(alice: User) -> None:
+async def test_a_tool_that_raises_is_answered_and_the_turn_completes(
+    alice: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from chat.tools.registry import CALCULATE_TAX, Tool, registry
 
     def broken(arguments: dict[str, Any]) -> dict[str, Any]:
         raise ZeroDivisionError("bug in a tool")
 
-    registry.register(Tool("broken_tool", "always fails", {"type": "object"}, broken))
-    try:
-        started = await asyncio.to_thread(start, alice)
-        engine = ScriptedEngine(
-            [CallTool("call_1", "broken_tool", "{}"), TextDelta("Sorry."), TurnDone()]
-        )
-        message = await turns.turn_run(
-            message_id=started.assistant_message.pk, listener=Quiet(), engine=engine
-        )
-    finally:
-        registry.tools.pop("broken_tool")
-        assert registry.tools["calculate_tax"] is CALCULATE_TAX
+    monkeypatch.setitem(
+        registry.tools,
+        "broken_tool",
+        Tool("broken_tool", "always fails", {"type": "object"}, broken),
+    )
+    started = await asyncio.to_thread(start, alice)
+    engine = ScriptedEngine(
+        [CallTool("call_1", "broken_tool", "{}"), TextDelta("Sorry."), TurnDone()]
+    )
+    message = await turns.turn_run(
+        message_id=started.assistant_message.pk, listener=RecordingListener(), engine=engine
+    )
+    assert registry.tools["calculate_tax"] is CALCULATE_TAX
     assert message.status == "complete"
     receipt = await ToolCall.objects.aget(message_id=message.pk)
     assert receipt.error == "The tool failed unexpectedly."

@@ -8,17 +8,18 @@ from django.contrib.auth.models import User
 from chat import services, turns
 from chat.engines.offline import OfflineEngine
 from chat.models import Conversation, Message, ToolCall
-from tests.conftest import (
+from tests.helpers.frames import delta_frames, streamed_text
+from tests.helpers.sockets import (
     ORIGIN,
     frame,
     is_appended,
+    is_delta,
     is_finished_bubble,
     receive_until,
     session_cookie,
     socket_for,
     wait_for_answer,
 )
-from tests.helpers.frames import delta_frames, streamed_text
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -97,7 +98,7 @@ async def test_stop_ends_the_answer_as_interrupted(alice: User, settings: object
     await socket.receive_from()
     await socket.send_to(text_data=frame("tax on 85000 EUR"))
     await receive_until(socket, is_appended)
-    await asyncio.sleep(0.2)
+    await receive_until(socket, is_delta)  # some of the answer has streamed
     await socket.send_to(text_data=json.dumps({"action": "stop"}))
     answer = await Message.objects.aget(conversation=conversation, role="assistant")
     frames = await receive_until(socket, is_finished_bubble(answer.pk))
@@ -325,7 +326,7 @@ async def test_model_output_with_markup_is_escaped_while_streaming(
         frames = await receive_until(socket, is_finished_bubble(answer.pk))
     finally:
         STRINGS["en"]["help"] = original
-    from tests.htmlcheck import active_parts, without_feedback_forms
+    from tests.helpers.htmlcheck import active_parts, without_feedback_forms
 
     for html in frames:
         assert active_parts(without_feedback_forms(html)) == []

@@ -14,7 +14,8 @@ from chat import services, turns
 from chat.engines.offline import OfflineEngine
 from chat.models import Conversation, Message
 from chat.streaming import BlockStream, render_blocks, split_blocks
-from tests.conftest import (
+from tests.helpers.frames import delta_frames, streamed_text
+from tests.helpers.sockets import (
     ORIGIN,
     frame,
     is_appended,
@@ -23,7 +24,6 @@ from tests.conftest import (
     session_cookie,
     socket_for,
 )
-from tests.helpers.frames import delta_frames, streamed_text
 
 ANSWER = (
     "On a yearly revenue of **€85,000.00** the tax is **€14,500.00**.\n\n"

@@ -10,7 +10,7 @@ from django.contrib.auth.models import User
 
 from chat import services
 from chat.models import Message
-from tests.conftest import (
+from tests.helpers.sockets import (
     ORIGIN,
     frame,
     is_appended,

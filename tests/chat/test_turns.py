@@ -4,7 +4,7 @@ conversation for the next question."""
 import asyncio
 import json
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import pytest
@@ -15,18 +15,18 @@ from chat import services, turns
 from chat.engines.base import EngineEvent, TextDelta, TurnDone, TurnRequest, UsageReported
 from chat.engines.offline import OfflineEngine
 from chat.models import Conversation, Message
-from tests.conftest import ORIGIN, frame, is_appended, receive_until, session_cookie, socket_for
 from tests.helpers.engines import ScriptedEngine
+from tests.helpers.sockets import (
+    ORIGIN,
+    frame,
+    is_appended,
+    receive_until,
+    session_cookie,
+    socket_for,
+)
+from tests.helpers.turns import RecordingListener
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-class Recording:
-    def __init__(self) -> None:
-        self.updates: list[turns.TurnUpdate] = []
-
-    async def turn_changed(self, update: turns.TurnUpdate) -> None:
-        self.updates.append(update)
 
 
 class RaisingListener:
@@ -189,7 +189,7 @@ async def test_a_live_answer_is_never_swept(alice: User, settings: Any) -> None:
     started = await asyncio.to_thread(start, alice)
     engine = ScriptedEngine([TextDelta("Slow ")], hang=True)  # a provider that goes quiet
     turn = turns.TurnRun(
-        message_id=started.assistant_message.pk, engine=engine, listener=Recording()
+        message_id=started.assistant_message.pk, engine=engine, listener=RecordingListener()
     )
     task = asyncio.create_task(turn.run())
     for _ in range(8):
@@ -206,7 +206,9 @@ async def test_a_live_answer_is_never_swept(alice: User, settings: Any) -> None:
 async def run_with(engine: Any, user: User, listener: Any = None) -> tuple[Message | None, int]:
     started = await asyncio.to_thread(start, user)
     message = await turns.turn_run(
-        message_id=started.assistant_message.pk, listener=listener or Recording(), engine=engine
+        message_id=started.assistant_message.pk,
+        listener=listener or RecordingListener(),
+        engine=engine,
     )
     return message, started.assistant_message.pk
 
@@ -226,7 +228,7 @@ async def test_an_engine_that_raises_at_any_event_ends_as_error_with_its_partial
     alice: User, fail_at: int
 ) -> None:
     class Breaking(ScriptedEngine):
-        async def stream(self, request: TurnRequest) -> AsyncIterator[EngineEvent]:
+        async def stream(self, request: TurnRequest) -> AsyncGenerator[EngineEvent, None]:
             for index in range(200):
                 if index == fail_at:
                     raise RuntimeError("SDK bug")
@@ -236,7 +238,7 @@ async def test_an_engine_that_raises_at_any_event_ends_as_error_with_its_partial
     stored = await Message.objects.aget(pk=pk)
     assert stored.status == "error"
     assert stored.text == "w " * fail_at
-    assert stored.error_detail == turns.UNEXPECTED_MESSAGE
+    assert stored.status_notice == turns.UNEXPECTED_MESSAGE
     await assert_free(stored.conversation_id)
 
 
@@ -269,7 +271,7 @@ async def test_a_final_save_that_fails_falls_back_to_ending_the_answer(
     _, pk = await run_with(engine, alice)
     stored = await Message.objects.aget(pk=pk)
     assert stored.status == "error"
-    assert stored.error_detail == turns.UNEXPECTED_MESSAGE
+    assert stored.status_notice == turns.UNEXPECTED_MESSAGE
     await assert_free(stored.conversation_id)
 
 
@@ -277,10 +279,10 @@ async def test_cancels_during_the_final_save_cannot_stop_it(alice: User) -> None
     started = await asyncio.to_thread(start, alice)
     engine = ScriptedEngine([TextDelta("So far")], hang=True)
     turn = turns.TurnRun(
-        message_id=started.assistant_message.pk, engine=engine, listener=Recording()
+        message_id=started.assistant_message.pk, engine=engine, listener=RecordingListener()
     )
     task = asyncio.create_task(turn.run())
-    await asyncio.sleep(0.2)
+    await asyncio.wait_for(engine.hanging.wait(), timeout=5)
     locked, release = threading.Event(), threading.Event()
 
     def hold_write_lock() -> None:
@@ -312,7 +314,7 @@ async def test_cancels_during_the_final_save_cannot_stop_it(alice: User) -> None
 
 async def test_stop_before_the_turn_starts_running_still_finishes_it(alice: User) -> None:
     started = await asyncio.to_thread(start, alice)
-    listener = Recording()
+    listener = RecordingListener()
     turn = turns.TurnRun(
         message_id=started.assistant_message.pk, engine=OfflineEngine(), listener=listener
     )
@@ -332,7 +334,7 @@ async def test_a_checkpoint_that_finds_the_answer_ended_elsewhere_stops_the_turn
     ended = asyncio.Event()
 
     class Endless(ScriptedEngine):
-        async def stream(self, request: TurnRequest) -> AsyncIterator[EngineEvent]:
+        async def stream(self, request: TurnRequest) -> AsyncGenerator[EngineEvent, None]:
             for _ in range(10_000):
                 yield TextDelta("w ")
                 await asyncio.sleep(0.005)
@@ -345,7 +347,7 @@ async def test_a_checkpoint_that_finds_the_answer_ended_elsewhere_stops_the_turn
                     ended.set()
             yield TurnDone()
 
-    listener = Recording()
+    listener = RecordingListener()
     message = await asyncio.wait_for(
         turns.turn_run(
             message_id=started.assistant_message.pk, listener=listener, engine=Endless([])
@@ -353,7 +355,7 @@ async def test_a_checkpoint_that_finds_the_answer_ended_elsewhere_stops_the_turn
         timeout=10,
     )
     assert message is not None
-    assert (message.status, message.error_detail) == ("interrupted", "ended by a sweep")
+    assert (message.status, message.status_notice) == ("interrupted", "ended by a sweep")
     assert listener.updates[-1].finished
 
 

@@ -10,16 +10,17 @@ from django.test import Client
 
 from chat import services
 from chat.models import Conversation, Message
-from tests.conftest import (
+from tests.fake_openai import FakeOpenAI
+from tests.helpers.sockets import (
     ORIGIN,
     frame,
     is_appended,
+    is_delta,
     is_finished_bubble,
     receive_until,
     session_cookie,
     socket_for,
 )
-from tests.fake_openai import FakeOpenAI
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -69,7 +70,7 @@ async def test_retry_an_interrupted_answer(alice: User, settings: Any) -> None:
     socket = await open_socket(alice, conversation)
     await socket.send_to(text_data=frame("tax on 85000 EUR"))
     await receive_until(socket, is_appended)
-    await asyncio.sleep(0.2)
+    await receive_until(socket, is_delta)  # some of the answer has streamed
     await socket.send_to(text_data=json.dumps({"action": "stop"}))
     stopped = await Message.objects.aget(conversation=conversation, role="assistant")
     frames = await receive_until(socket, is_finished_bubble(stopped.pk))
