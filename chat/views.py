@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.utils.translation import gettext as _
 
 from accounts.addresses import client_address
 from accounts.throttle import throttle_hit, throttle_peek, wait_phrase
@@ -89,7 +90,8 @@ def signup(request: HttpRequest) -> HttpResponse:
                 login(request, user, backend="accounts.backends.ThrottledModelBackend")
                 return redirect("chat:home")
         if wait:
-            form.add_error(None, f"Too many new accounts from your address. {wait_phrase(wait)}")
+            refusal = _("Too many new accounts from your address. {wait}")
+            form.add_error(None, refusal.format(wait=wait_phrase(wait)))
             response = render(request, "registration/signup.html", {"form": form}, status=429)
             response["Retry-After"] = str(math.ceil(wait))
             return response

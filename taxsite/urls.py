@@ -1,5 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog, set_language
+
 
 from accounts import views as account_views
 from accounts.forms import AdminLoginForm
@@ -21,5 +23,8 @@ urlpatterns = [
     ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("review/", include("review.urls")),
+    # i18n: the language switch, and the page scripts' strings from our own URL (CSP: self).
+    path("i18n/setlang/", set_language, name="set_language"),
+    path("i18n/catalog.js", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("", include("chat.urls")),
 ]

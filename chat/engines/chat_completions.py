@@ -26,7 +26,7 @@ from chat.engines.base import (
     UsageReported,
 )
 from chat.engines.client import OpenAIEngine, openai_client
-from chat.engines.errors import STREAM_ENDED_EARLY
+from chat.engines.errors import CUT_SHORT, FILTERED, STREAM_ENDED_EARLY
 from chat.engines.history import chat_messages, chat_tools
 from chat.engines.reasoning import ThinkSplitter, part_texts
 from chat.engines.rounds import (
@@ -37,8 +37,6 @@ from chat.engines.rounds import (
 )
 from chat.engines.wire import WireStream, token_count
 
-CUT_SHORT = "The answer was cut short by the AI provider ({reason})."
-FILTERED = "The AI provider's content filter stopped this answer."
 
 
 def _text(value: Any) -> str:

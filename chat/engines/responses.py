@@ -24,7 +24,7 @@ from chat.engines.base import (
     UsageReported,
 )
 from chat.engines.client import OpenAIEngine, openai_client
-from chat.engines.errors import STREAM_ENDED_EARLY
+from chat.engines.errors import CUT_SHORT, NO_ANSWER, STREAM_ENDED_EARLY
 from chat.engines.history import responses_items, responses_tools
 from chat.engines.reasoning import ThinkSplitter
 from chat.engines.rounds import CallIds, RoundResult, ToolCallRequest, run_rounds
@@ -139,14 +139,14 @@ class ResponsesRounds:
             error = finished.get("error") or {}
             detail = error.get("message", "unknown") if isinstance(error, dict) else str(error)
             result.failure = TurnFailed(
-                "The AI provider could not produce an answer.", str(detail), interrupted=wrote_text
+                NO_ANSWER, str(detail), interrupted=wrote_text
             )
             return
         if status == "incomplete":
             details = finished.get("incomplete_details") or {}
             reason = (details.get("reason") if isinstance(details, dict) else None) or "unknown"
             result.failure = TurnFailed(
-                f"The answer was cut short by the AI provider ({reason}).", reason, interrupted=True
+                CUT_SHORT.format(reason=reason), reason, interrupted=True
             )
             return
         if not calls:  # servers that only list calls in the final response

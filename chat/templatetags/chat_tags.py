@@ -1,15 +1,18 @@
 import re
 from collections.abc import Iterable
 from datetime import timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from django import template
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
 
 from chat import engines
+from chat.notices import notice_localized
 from chat.rendering import markdown_to_safe_html
 from chat.streaming import render_blocks
 
@@ -29,12 +32,20 @@ def markdown_blocks(text: str) -> list[SafeString]:
 
 
 @register.filter
-def euros(value: object) -> str:
-    """'14500.00' -> '€14,500.00'; anything that is not a number is shown as it is."""
+def euros(value: object, decimals: int = 2) -> str:
+    """'14500.00' -> '€14,500.00', grouped and pointed as the reader's language writes numbers
+    (English and Korean alike); anything that is not a number is shown as it is."""
     try:
-        return f"€{Decimal(str(value)):,.2f}"
+        amount = Decimal(str(value)).quantize(Decimal(1).scaleb(-decimals), ROUND_HALF_UP)
     except (InvalidOperation, ValueError):
         return str(value)
+    return "€" + number_format(amount, decimal_pos=decimals, use_l10n=True, force_grouping=True)
+
+
+@register.filter
+def notice(text: str) -> str:
+    """A notice stored on an answer (in English), in the reader's language (chat.notices)."""
+    return notice_localized(text)
 
 
 @register.filter
@@ -54,7 +65,7 @@ def by_day(conversations: Iterable[Any]) -> list[dict[str, Any]]:
     """Conversations grouped as Today / Yesterday / Earlier, in the active time zone (the
     person's, from their browser; see chat.middleware)."""
     today = timezone.localdate()
-    labels = {"today": "Today", "yesterday": "Yesterday", "earlier": "Earlier"}
+    labels = {"today": _("Today"), "yesterday": _("Yesterday"), "earlier": _("Earlier")}
     groups: dict[str, list[Any]] = {key: [] for key in labels}
     for conversation in conversations:
         day = timezone.localdate(conversation.updated_at)

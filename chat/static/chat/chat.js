@@ -2,6 +2,9 @@
 (function () {
   "use strict";
 
+  // i18n: words from Django's JavaScript catalogue (i18n/catalog.js), English without it.
+  var _ = window.gettext || function (text) { return text; };
+
   function composerInput() {
     return document.getElementById("message-input");
   }
@@ -52,16 +55,16 @@
     badge.dataset.state = state;
     badge.textContent = label;
   }
-  document.addEventListener("htmx:wsConnecting", function () { setConnection("connecting", "Connecting…"); });
-  document.addEventListener("htmx:wsOpen", function () { setConnection("open", "Live"); });
+  document.addEventListener("htmx:wsConnecting", function () { setConnection("connecting", _("Connecting…")); });
+  document.addEventListener("htmx:wsOpen", function () { setConnection("open", _("Live")); });
   document.addEventListener("htmx:wsClose", function (event) {
     var code = event.detail && event.detail.event ? event.detail.event.code : 0;
     if (code === 4001 || code === 4401) {
-      setConnection("closed", "Signed out — reload to sign in");
+      setConnection("closed", _("Signed out — reload to sign in"));
     } else if (code === 4404) {
-      setConnection("closed", "Conversation not found");
+      setConnection("closed", _("Conversation not found"));
     } else {
-      setConnection("connecting", "Reconnecting…");
+      setConnection("connecting", _("Reconnecting…"));
     }
   });
 

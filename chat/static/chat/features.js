@@ -10,6 +10,10 @@
   "use strict";
 
   var STREAMING = ".bubble.is-streaming";
+  // i18n: words from Django's JavaScript catalogue; numbers and dates in the page's language.
+  var _ = window.gettext || function (text) { return text; };
+  var interpolate = window.interpolate || function (format, args) { return format.replace("%s", args[0]); };
+  var pageLanguage = document.documentElement.lang || undefined;
 
   function $(selector, root) { return (root || document).querySelector(selector); }
   function $all(selector, root) { return Array.prototype.slice.call((root || document).querySelectorAll(selector)); }
@@ -21,9 +25,9 @@
   if (zone) {
     document.cookie = "tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; SameSite=Lax";
   }
-  var timeOnly = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
-  var dayOnly = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short" });
-  var fullDate = new Intl.DateTimeFormat(undefined, {
+  var timeOnly = new Intl.DateTimeFormat(pageLanguage, { hour: "2-digit", minute: "2-digit" });
+  var dayOnly = new Intl.DateTimeFormat(pageLanguage, { day: "numeric", month: "short" });
+  var fullDate = new Intl.DateTimeFormat(pageLanguage, {
     weekday: "long", year: "numeric", month: "long", day: "numeric",
     hour: "2-digit", minute: "2-digit", timeZoneName: "short"
   });
@@ -214,8 +218,8 @@
     if (!button) return;
     var source = $("template.message-source", button.parentNode);
     var text = source ? source.content.textContent : "";
-    copyText(text).then(function () { flash(button, "Copied"); announce("Copied"); },
-      function () { flash(button, "Copy failed"); });
+    copyText(text).then(function () { flash(button, _("Copied")); announce(_("Copied")); },
+      function () { flash(button, _("Copy failed")); });
   });
 
   // Regenerate, Retry, Edit: sent over the conversation's socket through one form outside the
@@ -301,7 +305,7 @@
         var again = $('.version-button[aria-label="' + label + '"]:not([disabled])', bubbles[0]) ||
           $(".version-button:not([disabled])", bubbles[0]);
         if (again) again.focus();
-        announce($(".version-count", bubbles[0]) ? "Version " + $(".version-count", bubbles[0]).textContent : "");
+        announce($(".version-count", bubbles[0]) ? interpolate(_("Version %s"), [$(".version-count", bubbles[0]).textContent]) : "");
       })
       .catch(function () { flash(button, "!"); });
   });
@@ -449,7 +453,7 @@
     var menu = link.closest("details");
     if (menu) menu.open = false;
     $("form", dialog).setAttribute("action", link.getAttribute("href"));
-    $(".delete-dialog-name", dialog).textContent = "“" + (link.dataset.title || "Untitled") + "”";
+    $(".delete-dialog-name", dialog).textContent = "“" + (link.dataset.title || _("Untitled")) + "”";
     dialog.showModal();
     $(".dialog-cancel", dialog).focus();
   });
