@@ -11,10 +11,10 @@ import math
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.utils.translation import gettext, ngettext
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 
 from accounts.models import AuthThrottle
 

@@ -15,8 +15,7 @@ from functools import cache
 from django.utils.translation import gettext
 
 from chat.engines.base import TOOL_LOOP
-from chat.engines.chat_completions import CUT_SHORT
-from chat.engines.errors import NOT_FOUND_MODEL, RATE_LIMITED, WAIT_MINUTES, WAIT_SECONDS
+from chat.engines.errors import CUT_SHORT, NOT_FOUND_MODEL, RATE_LIMITED, WAIT_MINUTES, WAIT_SECONDS
 from chat.engines.rounds import TOO_MANY_CALLS
 from chat.engines.wire import PROVIDER_ERROR_SAID
 

@@ -193,7 +193,7 @@ def message_edit(
 ) -> VersionedTurn:
     """Resend the person's last question with new text: the earlier question and its answers
     are kept as an earlier version (a branch), the new question is answered as usual."""
-    conversation, _ = _last_of(user, conversation_id, message_id)
+    conversation, _last = _last_of(user, conversation_id, message_id)
     question = (
         conversation.messages.filter(pk=message_id, role=Message.Role.USER, is_current=True)
         .order_by()

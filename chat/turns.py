@@ -143,9 +143,9 @@ def _check_rate(owner_id: int) -> None:
 
 def too_fast_message(wait: float) -> str:
     """The refusal of a question past the rate limit, in the active language."""
-    return _("You are sending questions faster than we can answer. Try again in {seconds} s.").format(
-        seconds=ceil(wait)
-    )
+    return _(
+        "You are sending questions faster than we can answer. Try again in {seconds} s."
+    ).format(seconds=ceil(wait))
 
 
 def turn_start(

@@ -2,7 +2,6 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog, set_language
 
-
 from accounts import views as account_views
 from accounts.forms import AdminLoginForm
 from chat import views

@@ -38,7 +38,6 @@ from chat.engines.rounds import (
 from chat.engines.wire import WireStream, token_count
 
 
-
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 

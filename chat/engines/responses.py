@@ -138,16 +138,12 @@ class ResponsesRounds:
         if status == "failed":
             error = finished.get("error") or {}
             detail = error.get("message", "unknown") if isinstance(error, dict) else str(error)
-            result.failure = TurnFailed(
-                NO_ANSWER, str(detail), interrupted=wrote_text
-            )
+            result.failure = TurnFailed(NO_ANSWER, str(detail), interrupted=wrote_text)
             return
         if status == "incomplete":
             details = finished.get("incomplete_details") or {}
             reason = (details.get("reason") if isinstance(details, dict) else None) or "unknown"
-            result.failure = TurnFailed(
-                CUT_SHORT.format(reason=reason), reason, interrupted=True
-            )
+            result.failure = TurnFailed(CUT_SHORT.format(reason=reason), reason, interrupted=True)
             return
         if not calls:  # servers that only list calls in the final response
             output = finished.get("output")

@@ -138,7 +138,9 @@ def token_count(value: Any) -> int:
 def provider_error(payload: Any) -> WireError:
     text = " ".join(_error_text(payload).split())
     shown = text if len(text) <= SHOWN_ERROR_CHARS else text[: SHOWN_ERROR_CHARS - 1] + "…"
-    return WireError(PROVIDER_ERROR_SAID.format(said=shown) if shown else PROVIDER_ERROR_SILENT, text)
+    return WireError(
+        PROVIDER_ERROR_SAID.format(said=shown) if shown else PROVIDER_ERROR_SILENT, text
+    )
 
 
 def is_error_payload(payload: Any) -> bool:
