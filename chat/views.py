@@ -65,7 +65,7 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "transcript": page.messages,
             "has_earlier": page.has_earlier,
             "current": conversation,
-            "engine_label": engine.label
+            "engine_label": _(engine.label)
             if engine.name == "offline"
             else f"{engine.label} · {engine.model_name}",
             "max_message_chars": settings.CHAT_MAX_MESSAGE_CHARS,

@@ -140,12 +140,15 @@ def test_the_chat_page_in_korean(client: Client, alice: User, bob: User) -> None
     # The calculation card: tax vocabulary, amounts, the stored note translated.
     for korean in ("세금 계산", "연 수입", "실효세율", "과세 구간", "과세 금액", "세율표"):
         assert korean in page
-    assert "€85,000.00" in page and "€14,500.00" in page
+    assert "€85,000.00" in page
+    assert "€14,500.00" in page
     assert "시연용 세율표이며 실제 세법이 아니에요." in page
     # The composer, feedback and the staff notice.
     assert 'placeholder="연 수입에 대한 세금을 물어보세요…"' in page
-    assert ">보내기</button>" in page and "답변 중지" in page
-    assert ">좋은 답변</button>" in page and ">나쁜 답변</button>" in page
+    assert ">보내기</button>" in page
+    assert "답변 중지" in page
+    assert ">좋은 답변</button>" in page
+    assert ">나쁜 답변</button>" in page
     assert re.search(r"\d{4}년 \d{1,2}월 \d{1,2}일에 직원이 확인했어요", page)
     for english in (
         "Tax calculation",
@@ -164,7 +167,8 @@ def test_the_english_page_is_unchanged(client: Client, alice: User) -> None:
     page = client.get(f"/c/{conversation.pk}/", **EN).content.decode()
     assert f"({TABLE.summary()})" in page
     assert "in effect from 1 January 2026" in page
-    assert "Tax calculation" in page and "Effective rate" in page
+    assert "Tax calculation" in page
+    assert "Effective rate" in page
     assert "Demonstration tax table, not real tax law." in page
     assert "연 수입" not in page
 
@@ -192,7 +196,11 @@ def test_euro_amounts_are_written_the_same_way_in_both_languages(language: str) 
 def test_form_errors_in_korean(client: Client, alice: User) -> None:
     response = client.post(
         "/accounts/signup/",
-        {"username": "ａｌｉｃｅ", "password1": "short", "password2": "short"},
+        {
+            "username": "\uff41\uff4c\uff49\uff43\uff45",  # full-width alice
+            "password1": "short",
+            "password2": "short",
+        },
         **KO,
     )
     html = response.content.decode()
@@ -296,8 +304,10 @@ async def test_each_socket_sees_the_answer_in_its_own_language(alice: User) -> N
     answer = await Message.objects.aget(conversation=conversation, role="assistant")
     korean_frames = await receive_until(korean, is_finished_bubble(answer.pk))
     english_frames = await receive_until(english, is_finished_bubble(answer.pk))
-    assert "세금 계산" in korean_frames[-1] and "실효세율" in korean_frames[-1]
-    assert "Tax calculation" in english_frames[-1] and "Effective rate" in english_frames[-1]
+    assert "세금 계산" in korean_frames[-1]
+    assert "실효세율" in korean_frames[-1]
+    assert "Tax calculation" in english_frames[-1]
+    assert "Effective rate" in english_frames[-1]
     assert "Tax calculation" not in korean_frames[-1]
     stored = await Message.objects.aget(pk=answer.pk)
     assert stored.status == "complete"
@@ -339,5 +349,7 @@ async def test_an_answer_stopped_in_one_language_reads_in_the_other(
         )
 
     korean_page, english_page = await asyncio.to_thread(pages)
-    assert stopped_ko in korean_page and stopped_en not in korean_page
-    assert stopped_en in english_page and stopped_ko not in english_page
+    assert stopped_ko in korean_page
+    assert stopped_en not in korean_page
+    assert stopped_en in english_page
+    assert stopped_ko not in english_page

@@ -57,9 +57,12 @@ def _python_msgids(path: Path) -> set[tuple[str | None, str]]:
             continue
         name = getattr(node.func, "id", getattr(node.func, "attr", ""))
         first = node.args[0]
-        if name in GETTEXT_NAMES and isinstance(first, ast.Constant):
-            if isinstance(first.value, str):
-                found.add((None, first.value))
+        if (
+            name in GETTEXT_NAMES
+            and isinstance(first, ast.Constant)
+            and isinstance(first.value, str)
+        ):
+            found.add((None, first.value))
     return found
 
 
@@ -129,7 +132,7 @@ def test_the_committed_mo_is_compiled_from_the_po(domain: str, tmp_path: Path) -
 
     def messages(path: Path) -> dict[tuple[str | None, str], object]:
         return {
-            (e.msgctxt, e.msgid): e.msgstr_plural and dict(e.msgstr_plural) or e.msgstr
+            (e.msgctxt, e.msgid): (e.msgstr_plural and dict(e.msgstr_plural)) or e.msgstr
             for e in polib.mofile(str(path))
         }
 

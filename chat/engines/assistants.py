@@ -133,7 +133,7 @@ class AssistantsRounds:
 
 class AssistantsEngine(OpenAIEngine):
     name = "assistants"
-    label = "Assistants (legacy: shut down by OpenAI on 2026-08-26)"
+    label = gettext_noop("Assistants (legacy: shut down by OpenAI on 2026-08-26)")
     thread_scope = "assistants"
 
     def stream(self, request: TurnRequest) -> AsyncGenerator[EngineEvent, None]:

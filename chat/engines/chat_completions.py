@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from django.conf import settings
+from django.utils.translation import gettext_noop
 
 from chat.engines.base import (
     EngineEvent,
@@ -240,7 +241,7 @@ class ChatRounds:
 
 class ChatCompletionsEngine(OpenAIEngine):
     name = "chat"
-    label = "Chat Completions"
+    label = gettext_noop("Chat Completions")
     thread_scope = "chat"
 
     def stream(self, request: TurnRequest) -> AsyncGenerator[EngineEvent, None]:

@@ -13,6 +13,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, cast
 
 from django.conf import settings
+from django.utils.translation import gettext_noop
 
 from chat.engines.base import (
     EngineEvent,
@@ -194,7 +195,7 @@ class ResponsesRounds:
 
 class ResponsesEngine(OpenAIEngine):
     name = "responses"
-    label = "OpenAI Responses"
+    label = gettext_noop("OpenAI Responses")
 
     def __init__(self) -> None:
         self.state_mode = settings.OPENAI_STATE_MODE  # validated by chat.checks

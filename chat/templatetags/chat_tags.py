@@ -51,7 +51,7 @@ def notice(text: str) -> str:
 @register.filter
 def engine_label(name: str) -> str:
     """The label of the engine a message was written by (each engine class owns its label)."""
-    return engines.engine_label(name)
+    return _(engines.engine_label(name))  # i18n: labels are msgids (gettext_noop)
 
 
 # --- features: sidebar groups and search snippets ---------------------------------------------
