@@ -14,7 +14,7 @@ from django.contrib.auth.models import User
 from django.utils import translation
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_noop
 
 from chat import fragments, selectors, services, turns
 from chat.db import db_async
@@ -27,7 +27,8 @@ from taxsite.languages import language_from_scope
 
 logger = logging.getLogger(__name__)
 
-LAYER_DOWN = gettext_lazy(
+# Alerts in English (tests and logs compare them); each is sent translated, gettext at use.
+LAYER_DOWN = gettext_noop(
     "Live updates are unavailable: our message service is down. Your conversations are safe "
     "and answers are still saved; reload the page in a moment to see them."
 )
@@ -41,10 +42,10 @@ CLOSE_NOT_FOUND = 4404
 CLOSE_SESSION_ENDED = 4001
 CLOSE_TOO_MANY_SOCKETS = 4008
 CLOSE_FLOODING = 4429
-TOO_FAST = gettext_lazy(
+TOO_FAST = gettext_noop(
     "You are sending faster than we can take; some of it was ignored. Slow down a little."
 )
-TOO_MANY_TABS = gettext_lazy(
+TOO_MANY_TABS = gettext_noop(
     "This tab was closed because your account has too many tabs open; the newest ones stay "
     "connected. Reload to use this one."
 )
@@ -88,7 +89,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             # The channel layer (Redis) is down: say so; the page keeps trying to reconnect.
             logger.exception("Channel layer unavailable for conversation %s", conversation_id)
             await self.accept()
-            await self.send(text_data=fragments.alert(str(LAYER_DOWN)))
+            await self.send(text_data=fragments.alert(_(LAYER_DOWN)))
             await self.close(code=CLOSE_TRY_AGAIN)
             return
         await turn_owner()  # this process's turn runner: stops routed here, dead turns swept
@@ -131,7 +132,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
                 logger.warning("Socket of user %s closed for flooding", self.scope["user"].pk)
                 await self.close(code=CLOSE_FLOODING)
             elif self.budget.refused == 1:
-                await self.send(text_data=fragments.alert(str(TOO_FAST)))
+                await self.send(text_data=fragments.alert(_(TOO_FAST)))
             return
         if not await self.session_still_valid():
             await self.close(code=CLOSE_SESSION_ENDED)
@@ -207,7 +208,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             # The question is stored and will be answered; only live updates are lost.
             logger.exception("Channel layer unavailable for conversation %s", self.conversation_id)
             await self.send(text_data=appended["localized"][self.language])
-            notice = str(LAYER_DOWN)
+            notice = _(LAYER_DOWN)
         await self.send(text_data=fragments.alert(notice) + (sidebar or ""))
         await turn_launch(
             conversation_id=self.conversation_id,
@@ -240,7 +241,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         except Exception:
             logger.exception("Channel layer unavailable for conversation %s", self.conversation_id)
             html = versions["localized"][self.language]
-            await self.send(text_data=html + fragments.alert(str(LAYER_DOWN)))
+            await self.send(text_data=html + fragments.alert(_(LAYER_DOWN)))
         await turn_launch(
             conversation_id=self.conversation_id,
             message_id=versioned.assistant_message.pk,
@@ -261,7 +262,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         await self.close(code=CLOSE_NOT_FOUND)
 
     async def socket_evicted(self, event: dict[str, Any]) -> None:
-        await self.send(text_data=fragments.alert(str(TOO_MANY_TABS)))
+        await self.send(text_data=fragments.alert(_(TOO_MANY_TABS)))
         await self.close(code=CLOSE_TOO_MANY_SOCKETS)
 
 

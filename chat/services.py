@@ -108,7 +108,7 @@ def _last_of(
     if conversation is None:
         raise turns.TurnRejected(_("This conversation no longer exists."))
     if selectors.message_streaming(conversation=conversation) is not None:
-        raise turns.TurnRejected(str(turns.TURN_RUNNING_MESSAGE))
+        raise turns.TurnRejected(_(turns.TURN_RUNNING_MESSAGE))
     last = selectors.message_last(conversation=conversation)
     if last is None:
         raise turns.TurnRejected(_("This conversation has no messages yet."))
@@ -177,7 +177,7 @@ def message_regenerate(
                 version_number=number,
             )
     except IntegrityError:
-        raise turns.TurnRejected(str(turns.TURN_RUNNING_MESSAGE)) from None
+        raise turns.TurnRejected(_(turns.TURN_RUNNING_MESSAGE)) from None
     _start_fresh_provider_thread(conversation)
     return VersionedTurn([last.pk], [answer], answer)
 

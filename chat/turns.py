@@ -31,7 +31,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, gettext_noop
+from django.utils.translation import gettext_noop
 
 from chat.db import db_async
 from chat.engines.base import (
@@ -64,8 +64,8 @@ UNEXPECTED_MESSAGE = gettext_noop(
 )
 ENDED_UNEXPECTEDLY_MESSAGE = gettext_noop("The answer ended unexpectedly.")
 OWNER_GONE_MESSAGE = gettext_noop("The server writing this answer stopped before it was finished.")
-# Said at once to the socket that asked, in its language.
-TURN_RUNNING_MESSAGE = gettext_lazy(
+# Said at once to the socket that asked, in its language (gettext where it is raised).
+TURN_RUNNING_MESSAGE = gettext_noop(
     "An answer is still being written in this conversation. Wait for it, or stop it."
 )
 TITLE_CHARS = 60
@@ -184,7 +184,7 @@ def turn_start(
                 lease_expires_at=_lease_until(),
             )
     except IntegrityError:
-        raise TurnRejected(str(TURN_RUNNING_MESSAGE)) from None
+        raise TurnRejected(_(TURN_RUNNING_MESSAGE)) from None
     title_changed = not conversation.title
     if title_changed:
         conversation.title = _title_from(text)

@@ -13,7 +13,16 @@
   // i18n: words from Django's JavaScript catalogue; numbers and dates in the page's language.
   var _ = window.gettext || function (text) { return text; };
   var interpolate = window.interpolate || function (format, args) { return format.replace("%s", args[0]); };
-  var pageLanguage = document.documentElement.lang || undefined;
+  // The browser's own variant of the page's language (en-GB keeps its 24-hour clock), else the
+  // page's language itself (a Korean page in an English browser writes Korean dates).
+  var pageLanguage = (function () {
+    var lang = document.documentElement.lang;
+    if (!lang) return undefined;
+    var preferred = (navigator.languages || [navigator.language || ""]).filter(function (tag) {
+      return tag && tag.toLowerCase().split("-")[0] === lang.toLowerCase().split("-")[0];
+    });
+    return preferred.length ? preferred[0] : lang;
+  })();
 
   function $(selector, root) { return (root || document).querySelector(selector); }
   function $all(selector, root) { return Array.prototype.slice.call((root || document).querySelectorAll(selector)); }
