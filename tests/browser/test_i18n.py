@@ -73,13 +73,18 @@ def test_switch_to_korean_ask_in_korean_and_read_korean(
     )
 
 
-def test_a_korean_browser_gets_korean_pages(browser: Any, live_server_url: str) -> None:
-    context = browser.new_context(locale="ko-KR")
+def test_a_korean_browser_gets_korean_pages(
+    browser: Any, live_server_url: str, artifacts: Path
+) -> None:
+    context = browser.new_context(locale="ko-KR", viewport={"width": 390, "height": 844})
     try:
         page = context.new_page()
         page.goto(f"{live_server_url}/accounts/login/")
         expect(page.locator("html")).to_have_attribute("lang", "ko")
         expect(page.get_by_role("heading", name="로그인")).to_be_visible()
         expect(page.get_by_role("link", name="계정 만들기")).to_be_visible()
+        page.get_by_role("button", name="로그인").click()  # empty: Django's own Korean errors
+        expect(page.locator(".field-errors").first).to_contain_text("필수 항목")
+        page.screenshot(path=str(artifacts / "i18n-korean-login-phone.png"))
     finally:
         context.close()
