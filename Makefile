@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-postgres lint chromium clean fake-openai messages
+.PHONY: run serve test test-postgres lint chromium nginx clean fake-openai messages
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,21 @@ run: $(STAMP)
 	@DEBUG=$${DEBUG:-1} $(PY) manage.py demo_user
 	@echo "Open http://$(HOST):$(PORT)/ and log in as demo / taxsite-demo, or sign up for your own account."
 	DEBUG=$${DEBUG:-1} $(PY) manage.py runserver $(HOST):$(PORT)
+
+# Production-like, locally: DEBUG off, hashed static files served by the app, daphne (as
+# deploy/systemd runs it). Plain HTTP on 127.0.0.1, so no HTTPS redirect; behind TLS see
+# README "Deployment". A SECRET_KEY is made once into .secret_key unless you set one.
+SERVE_ENV = DEBUG=0 SECURE_SSL_REDIRECT=$${SECURE_SSL_REDIRECT:-0} \
+	SECRET_KEY=$${SECRET_KEY:-$$(cat .secret_key)}
+serve: $(STAMP)
+	@test -n "$$SECRET_KEY" || test -s .secret_key || (umask 077; \
+	  $(PY) -c "import secrets; print(secrets.token_urlsafe(50))" > .secret_key)
+	$(SERVE_ENV) $(PY) manage.py collectstatic --noinput -v0
+	$(SERVE_ENV) $(PY) manage.py migrate --noinput
+	$(SERVE_ENV) $(PY) manage.py turn_sweep
+	$(SERVE_ENV) $(PY) manage.py check --deploy --fail-level ERROR
+	@echo "Serving production settings on http://localhost:$(PORT)/ (sign up for an account)."
+	$(SERVE_ENV) $(PY) -m daphne --bind $(HOST) --port $(PORT) taxsite.asgi:application
 
 # Browser tests drive Debian's chromium; install it when missing and we are allowed to.
 # i18n: fonts-noto-cjk too, so that Korean pages and screenshots show Korean glyphs.
@@ -38,16 +53,30 @@ chromium:
 	  fi; \
 	fi
 
-test: $(STAMP) chromium lint
+# The deployment test (tests/deploy/) runs Debian's nginx as a child process; same rules.
+nginx:
+	@if ! command -v nginx >/dev/null 2>&1 && ! test -x /usr/sbin/nginx; then \
+	  if [ "$$(id -u)" = "0" ]; then \
+	    echo "Installing Debian's nginx for the deployment test"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; \
+	  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
+	    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; \
+	  else \
+	    echo "nginx is not installed and cannot be installed here: the deployment test will skip (fail under CI=true)."; \
+	  fi; \
+	fi
+
+test: $(STAMP) chromium nginx lint
 	$(PY) -m pytest
 	@if $(PY) -c "import socket; socket.create_connection(('127.0.0.1', 5432), 1)" 2>/dev/null; then \
 	  echo "PostgreSQL is up on 127.0.0.1:5432: running the suite on it too"; $(MAKE) --no-print-directory test-postgres; \
 	else echo "PostgreSQL is not running on 127.0.0.1:5432: skipped the PostgreSQL run"; fi
 
-# The same suite on the local PostgreSQL (127.0.0.1:5432, trust auth), browser tests aside.
+# The same suite on the local PostgreSQL (127.0.0.1:5432, trust auth), aside from the browser
+# tests and the multi-process test (its servers run on PostgreSQL in the first run already).
 test-postgres: $(STAMP)
 	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/taxsite} \
-	  $(PY) -m pytest -m "not browser"
+	  $(PY) -m pytest -m "not browser and not multiprocess"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -72,4 +101,4 @@ messages: $(STAMP)
 	DEBUG=1 $(PY) manage.py compilemessages --locale ko --ignore='.venv/*'
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts staticfiles

@@ -6,4 +6,8 @@ class ChatConfig(AppConfig):
     name = "chat"
 
     def ready(self) -> None:
-        from chat import checks, signals  # noqa: F401 - registers checks and the logout handler
+        from chat import (  # noqa: F401 - registers checks and the logout handler
+            checks,
+            checks_deploy,
+            signals,
+        )

@@ -7,6 +7,7 @@ from importlib import import_module
 from typing import Any
 from urllib.parse import parse_qs
 
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
@@ -22,8 +23,14 @@ from chat.engines import get_engine
 from chat.groups import conversation_group, user_group
 from chat.models import Conversation, Message
 from chat.runner import turn_launch, turn_owner, turn_snapshot, turn_stop
-from chat.socket_limits import FrameBudget, socket_closed, socket_opened
-from taxsite.languages import language_from_scope
+from chat.socket_limits import (
+    FrameBudget,
+    frames_waiting,
+    socket_closed,
+    socket_open_allowed,
+    socket_opened,
+)
+from taxsite.languages import in_every_language, language_from_scope
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +72,10 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         with translation.override(self.language):
             await super().dispatch(message)
 
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        self.server_receive = receive  # the server's queue of this socket's frames (a backlog)
+        await super().__call__(scope, receive, send)
+
     async def connect(self) -> None:
         self.groups_joined = []
         self.budget = FrameBudget()
@@ -72,6 +83,10 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         user = self.scope["user"]
         if not user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        if not socket_open_allowed(user_id=user.pk):
+            logger.warning("Socket of user %s refused: opening sockets too fast", user.pk)
+            await self.close(code=CLOSE_FLOODING)
             return
         conversation_id = int(self.scope["url_route"]["kwargs"]["conversation_id"])
         conversation = await _conversation_for(user, conversation_id)
@@ -127,11 +142,16 @@ class ConversationConsumer(AsyncWebsocketConsumer):
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         # Limits first: a flood costs a counter, not a query or a parse per frame.
-        if not self.budget.allow():
-            if self.budget.abusive:
-                logger.warning("Socket of user %s closed for flooding", self.scope["user"].pk)
-                await self.close(code=CLOSE_FLOODING)
-            elif self.budget.refused == 1:
+        allowed = self.budget.allow()
+        if self.budget.abusive or frames_waiting(self.server_receive) > settings.CHAT_FRAME_BACKLOG:
+            logger.warning("Socket of user %s closed for flooding", self.scope["user"].pk)
+            await self.close(code=CLOSE_FLOODING)
+            # Stop now: frames still queued by the server are dropped, not processed one by
+            # one, and the connection goes as soon as the close is sent.
+            await self.disconnect(CLOSE_FLOODING)
+            raise StopConsumer
+        if not allowed:
+            if self.budget.refused == 1:
                 await self.send(text_data=fragments.alert(_(TOO_FAST)))
             return
         if not await self.session_still_valid():
@@ -194,9 +214,14 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             # Give the text back so that nothing the person typed is lost.
             await self.send(text_data=fragments.alert(str(rejected)) + fragments.composer(text))
             return
+        # Every tab on the conversation (all the owner's) gets the question, and the new title,
+        # each in its own language (i18n).
         appended = fragments.localized(
-            lambda: fragments.messages_appended(
-                [(started.user_message, []), (started.assistant_message, [])]
+            lambda: (
+                fragments.messages_appended(
+                    [(started.user_message, []), (started.assistant_message, [])]
+                )
+                + (sidebar or {}).get(translation.get_language(), "")
             )
         )
         try:
@@ -209,7 +234,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             logger.exception("Channel layer unavailable for conversation %s", self.conversation_id)
             await self.send(text_data=appended["localized"][self.language])
             notice = _(LAYER_DOWN)
-        await self.send(text_data=fragments.alert(notice) + (sidebar or ""))
+        await self.send(text_data=fragments.alert(notice))
         await turn_launch(
             conversation_id=self.conversation_id,
             message_id=started.assistant_message.pk,
@@ -332,14 +357,16 @@ def _owner_of(conversation_id: int, message_id: int) -> tuple[str, bool] | None:
 @db_async
 def _start_turn(
     user: Any, conversation_id: int, text: str, engine: Any, owner: str
-) -> tuple[turns.StartedTurn, str | None]:
+) -> tuple[turns.StartedTurn, dict[str, str] | None]:
     conversation = selectors.conversation_get(user=user, conversation_id=conversation_id)
     if conversation is None:
         raise turns.TurnRejected(_("This conversation no longer exists."))
     started = turns.turn_start(conversation=conversation, text=text, engine=engine, owner=owner)
     sidebar = None
     if started.title_changed:
-        sidebar = fragments.sidebar(selectors.conversation_list(user=user), conversation)
+        conversations = list(selectors.conversation_list(user=user))
+        # i18n: rendered here (the list is read here), in every language of the tabs.
+        sidebar = in_every_language(lambda: fragments.sidebar(conversations, conversation))
     return started, sidebar
 
 

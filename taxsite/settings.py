@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "servestatic",
     "channels",
     "django_htmx",
     "csp",
@@ -43,6 +44,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files from the ASGI app itself, before sessions and CSP touch the response.
+    "servestatic.middleware.ServeStaticMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",  # i18n: the language from the switch/browser
@@ -210,8 +213,19 @@ if not DEBUG:
     if env_bool("TRUST_X_FORWARDED_PROTO", default=False):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# --- Static files and production serving ----------------------------------------------------------
+# `collectstatic` writes hashed, compressed (gzip, brotli) copies to STATIC_ROOT and ServeStatic
+# serves them from the ASGI app itself, hashed names cached for a year (see README, "Deployment").
+# With DEBUG on, pages use the plain names and files come straight from the apps.
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env_str("STATIC_ROOT") or BASE_DIR / "staticfiles")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "servestatic.storage.CompressedManifestStaticFilesStorage"},
+}
+# How many daphne processes serve this site, all machines together. More than one needs the
+# Redis channel layer and PostgreSQL, which `manage.py check` enforces (chat/checks_deploy.py).
+SERVER_PROCESSES = env_int("SERVER_PROCESSES", 1)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -219,7 +233,12 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"chat": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")}},
+    "loggers": {
+        "chat": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+        # Production: Django's own console handler is DEBUG-only, so without this a 500's
+        # traceback would reach no log at all (there are no ADMINS to mail).
+        "django": {"handlers": ["console"], "level": "WARNING"},
+    },
 }
 
 # --- The assistant -------------------------------------------------------------------------------
@@ -266,6 +285,10 @@ CHAT_MAX_SOCKETS_PER_PERSON = env_int("CHAT_MAX_SOCKETS_PER_PERSON", 10)
 CHAT_FRAMES_PER_SECOND = env_float("CHAT_FRAMES_PER_SECOND", 5.0)
 CHAT_FRAME_BURST = env_int("CHAT_FRAME_BURST", 20)
 CHAT_FRAME_ABUSE_LIMIT = env_int("CHAT_FRAME_ABUSE_LIMIT", 100)
+# Frames a socket may have waiting at the server before it counts as a flood and is closed.
+CHAT_FRAME_BACKLOG = env_int("CHAT_FRAME_BACKLOG", 200)
+CHAT_SOCKET_OPENS_PER_MINUTE = env_int("CHAT_SOCKET_OPENS_PER_MINUTE", 30)
+CHAT_SOCKET_OPEN_BURST = env_int("CHAT_SOCKET_OPEN_BURST", 20)
 # How long a socket trusts its last session check (logout closes sockets at once anyway).
 CHAT_SESSION_RECHECK_SECONDS = env_float("CHAT_SESSION_RECHECK_SECONDS", 5.0)
 # Messages a socket catching up receives at most (older ones: "Load earlier" on the page).

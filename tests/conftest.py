@@ -119,3 +119,36 @@ def fake_openai(fake_openai_server: Any, settings: Any) -> Any:
     settings.OPENAI_MAX_RETRIES = 2
     settings.OPENAI_STATE_MODE = "conversation"
     return fake_openai_server
+
+
+# --- Debian's Chromium ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """One Chromium per run for tests/browser and tests/deploy: Playwright's sync API allows one
+    instance at a time in a process."""
+    import shutil
+    from pathlib import Path
+
+    from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("Debian's chromium is missing under CI=true: `make test` installs it.")
+        pytest.skip("Debian's chromium is not installed (make test installs it as root).")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="session")
+def collected_static(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Production's static files (`collectstatic`, hashed and compressed), once per run, in
+    <tmp>/static: production settings refuse to start without them (tests/deploy)."""
+    from tests.deploy.conftest import collect_static
+
+    return collect_static(tmp_path_factory.mktemp("release") / "static")

@@ -25,3 +25,11 @@ SECURE_SSL_REDIRECT = False
 DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
+
+# Pages render without `collectstatic` in tests: plain static names (production hashes them), and
+# ServeStatic does not scan a STATIC_ROOT that is not there. tests/test_deploy_static.py collects.
+STORAGES = {
+    **STORAGES,  # noqa: F405
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+SERVESTATIC_USE_STATIC_ROOT = False

@@ -101,12 +101,15 @@ def test_development_and_production_have_different_default_databases() -> None:
     assert names["1"] != names["0"]
 
 
-def test_a_development_database_with_the_demo_account_cannot_be_deployed(tmp_path: Path) -> None:
+def test_a_development_database_with_the_demo_account_cannot_be_deployed(
+    tmp_path: Path, collected_static: Path
+) -> None:
     """The reported path: `make run`, then the same database served with DEBUG off."""
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "REDIS_"))},
         "DJANGO_SETTINGS_MODULE": "taxsite.settings",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "STATIC_ROOT": str(collected_static),  # production refuses to start without it
         "ALLOWED_HOSTS": "taxsite.example.com",
     }
     manage = [sys.executable, "manage.py"]

@@ -70,3 +70,56 @@ async def test_the_oldest_tab_is_closed_beyond_the_cap_with_a_reason(
         assert "Unknown action." in await tab.receive_from()
     for tab in (*tabs[1:], newest):
         await tab.disconnect()
+
+
+async def test_a_storm_of_connects_is_refused_before_any_work(
+    alice: User, bob: User, settings: Any
+) -> None:
+    settings.CHAT_SOCKET_OPEN_BURST = 5
+    settings.CHAT_SOCKET_OPENS_PER_MINUTE = 6
+    conversation = await asyncio.to_thread(services.conversation_get_or_create_empty, owner=alice)
+    cookie = await asyncio.to_thread(session_cookie, alice)
+    outcomes = []
+    for _ in range(12):
+        socket = socket_for(f"/ws/conversations/{conversation.pk}/", [ORIGIN, cookie])
+        connected, code = await socket.connect()
+        outcomes.append(connected or code)
+        if connected:
+            await socket.disconnect()
+    assert outcomes[:5] == [True] * 5  # a burst of tabs or reconnects passes
+    assert outcomes[5:] == [CLOSE_FLOODING] * 7
+    # Another person is not affected.
+    theirs = await asyncio.to_thread(services.conversation_get_or_create_empty, owner=bob)
+    other = await connect(bob, theirs)
+    await other.disconnect()
+
+
+async def test_a_slow_trickle_of_floods_still_adds_up_to_a_close(
+    alice: User, settings: Any
+) -> None:
+    # The refill lets a frame through now and then; that must not forgive the flood.
+    settings.CHAT_FRAMES_PER_SECOND = 1000
+    settings.CHAT_FRAME_BURST = 1
+    settings.CHAT_FRAME_ABUSE_LIMIT = 30
+    conversation = await asyncio.to_thread(services.conversation_get_or_create_empty, owner=alice)
+    flooder = await connect(alice, conversation)
+    for _ in range(3000):
+        await flooder.send_to(text_data="{}")
+    while (output := await flooder.receive_output(timeout=5))["type"] != "websocket.close":
+        pass
+    assert output["code"] == CLOSE_FLOODING
+
+
+async def test_a_backlog_of_frames_closes_the_socket_before_they_are_processed(
+    alice: User, settings: Any
+) -> None:
+    settings.CHAT_FRAME_BACKLOG = 50
+    conversation = await asyncio.to_thread(services.conversation_get_or_create_empty, owner=alice)
+    flooder = await connect(alice, conversation)
+    for _ in range(5000):  # queued faster than any consumer takes them
+        await flooder.send_to(text_data=json.dumps({"action": "nothing"}))
+    answered = 0
+    while (output := await flooder.receive_output(timeout=5))["type"] != "websocket.close":
+        answered += "Unknown action." in output.get("text", "")
+    assert output["code"] == CLOSE_FLOODING
+    assert answered == 0  # closed at the first frame, not after working through the queue

@@ -365,3 +365,15 @@ async def test_the_appended_frame_reaches_both_tabs(alice: User) -> None:
         await receive_until(tab, is_appended)
     await first.disconnect()
     await second.disconnect()
+
+
+async def test_the_new_title_reaches_every_tab(alice: User) -> None:
+    conversation = await asyncio.to_thread(services.conversation_get_or_create_empty, owner=alice)
+    first, second = await two_tabs(alice, conversation)
+    await first.send_to(text_data=frame("What is the tax on 85,000 euros?"))
+    for tab in (first, second):
+        frames = await receive_until(tab, is_appended)
+        assert 'id="chat-title"' in frames[-1]
+        assert "Tax on €85,000" in frames[-1]
+    await first.disconnect()
+    await second.disconnect()

@@ -2,7 +2,6 @@
 
 import contextlib
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -101,18 +100,7 @@ def browser_fake_openai() -> Iterator[Any]:
     server.stop()
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("Debian's chromium is missing under CI=true: `make test` installs it.")
-        pytest.skip("Debian's chromium is not installed (make test installs it as root).")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+# `browser` (Debian's Chromium, one per run) is in tests/conftest.py: tests/deploy uses it too.
 
 
 @pytest.fixture
