@@ -2,11 +2,14 @@
 browser's Accept-Language, then LANGUAGE_CODE), as LocaleMiddleware chooses it for a page."""
 
 from collections.abc import Callable, Mapping
+from functools import cache
 from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
 from django.utils import translation
+from django.utils.translation.trans_real import DjangoTranslation
+from django.views.i18n import JavaScriptCatalog
 
 
 def language_from_scope(scope: Mapping[str, Any]) -> str:
@@ -17,6 +20,18 @@ def language_from_scope(scope: Mapping[str, Any]) -> str:
         if name.lower() == b"accept-language":
             request.META["HTTP_ACCEPT_LANGUAGE"] = value.decode("latin-1")
     return translation.get_language_from_request(request)
+
+
+@cache
+def script_words(language: str) -> dict[str, Any]:
+    """The words of our page scripts (the `djangojs` catalogue of LOCALE_PATHS) in a language,
+    read with Django's JavaScriptCatalog. The page embeds them as JSON data (json_script): no
+    script of ours is generated, so every script stays a hashed static file under the CSP."""
+    view = JavaScriptCatalog(domain="djangojs")
+    view.translation = DjangoTranslation(
+        language, domain="djangojs", localedirs=[str(path) for path in settings.LOCALE_PATHS]
+    )
+    return view.get_catalog()
 
 
 def in_every_language(render: Callable[[], str]) -> dict[str, str]:

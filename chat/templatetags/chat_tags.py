@@ -9,12 +9,14 @@ from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from chat import engines
 from chat.notices import notice_localized
 from chat.rendering import markdown_to_safe_html
 from chat.streaming import render_blocks
+from taxsite import languages
 
 register = template.Library()
 
@@ -40,6 +42,12 @@ def euros(value: object, decimals: int = 2) -> str:
     except (InvalidOperation, ValueError):
         return str(value)
     return "€" + number_format(amount, decimal_pos=decimals, use_l10n=True, force_grouping=True)
+
+
+@register.simple_tag
+def script_words() -> dict[str, Any]:
+    """The page scripts' words in the active language (i18n; taxsite.languages)."""
+    return languages.script_words(get_language())
 
 
 @register.filter

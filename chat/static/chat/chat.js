@@ -2,8 +2,10 @@
 (function () {
   "use strict";
 
-  // i18n: words from Django's JavaScript catalogue (i18n/catalog.js), English without it.
-  var _ = window.gettext || function (text) { return text; };
+  // i18n: the page's words for this script (base.html embeds them), English without them.
+  var words = {};
+  try { words = JSON.parse(document.getElementById("script-words").textContent); } catch (e) { words = {}; }
+  function _(text) { return typeof words[text] === "string" ? words[text] : text; }
 
   function composerInput() {
     return document.getElementById("message-input");

@@ -10,9 +10,12 @@
   "use strict";
 
   var STREAMING = ".bubble.is-streaming";
-  // i18n: words from Django's JavaScript catalogue; numbers and dates in the page's language.
-  var _ = window.gettext || function (text) { return text; };
-  var interpolate = window.interpolate || function (format, args) { return format.replace("%s", args[0]); };
+  // i18n: the page's words for this script (base.html embeds them), English without them;
+  // numbers and dates in the page's language.
+  var words = {};
+  try { words = JSON.parse(document.getElementById("script-words").textContent); } catch (e) { words = {}; }
+  function _(text) { return typeof words[text] === "string" ? words[text] : text; }
+  function interpolate(format, args) { return format.replace("%s", args[0]); }
   // The browser's own variant of the page's language (en-GB keeps its 24-hour clock), else the
   // page's language itself (a Korean page in an English browser writes Korean dates).
   var pageLanguage = (function () {
