@@ -124,7 +124,8 @@ class TurnRunner:
         while True:
             await asyncio.sleep(settings.CHAT_TURN_SWEEP_SECONDS)
             try:
-                for message in await db_async(turn_sweep)():
+                alive = [pk for pk, (turn, _) in self.turns.items() if not turn.finished]
+                for message in await db_async(turn_sweep)(alive=alive):
                     await broadcast_message(message.pk)
             except asyncio.CancelledError:
                 raise

@@ -18,7 +18,7 @@ Stopping from a socket is routed to the owning process by `chat.runner.turn_stop
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import timedelta
@@ -341,6 +341,7 @@ class TurnRun:
         self._pending: list[str] = []
         self._pending_reasoning: list[str] = []
         self._blocks = BlockStream()
+        self._last_render = 0.0
         self.seq = 0
         self._push_lock = asyncio.Lock()
         self._flush: asyncio.TimerHandle | None = None
@@ -538,7 +539,7 @@ class TurnRun:
             self.seq += 1
             blocks_from, blocks = 0, list[str]()
             if not whole and not finished:
-                blocks_from, blocks = self._blocks.advance(self.message.text)
+                blocks_from, blocks = self._render_blocks(delta)
             update = TurnUpdate(
                 self.message,
                 list(self.tool_calls),
@@ -554,6 +555,17 @@ class TurnRun:
                 await self.listener.turn_changed(update)
             except Exception:  # a listener that fails must not lose the turn
                 logger.exception("Listener failed for message %s", self.message_id)
+
+    def _render_blocks(self, delta: str) -> tuple[int, list[str]]:
+        """The changed blocks, rendered at most every CHAT_RENDER_SECONDS (and at each new
+        paragraph); between renders a push carries the text alone (`from` -1), which the page
+        appends as plain text until the next render replaces it."""
+        now = time.monotonic()
+        due = now - self._last_render >= settings.CHAT_RENDER_SECONDS
+        if not (due or PARAGRAPH_BREAK in delta) or self.message is None:
+            return -1, []
+        self._last_render = now
+        return self._blocks.advance(self.message.text)
 
     def snapshot(self) -> TurnUpdate | None:
         """The answer as it stands, for a socket that (re)joins mid-answer."""
@@ -676,14 +688,17 @@ def turn_end_orphaned(*, message_id: int, error: str, only_if_expired: bool = Fa
     )
 
 
-def turn_sweep() -> list[Message]:
+def turn_sweep(*, alive: Collection[int] = ()) -> list[Message]:
     """End every streaming answer whose lease expired (its process is gone); returns them.
 
-    Live answers are never touched: their owner renews the lease well within its length.
+    Live answers are never touched: their owner renews the lease well within its length, and a
+    process never sweeps the answers it knows it is running (`alive`), however late its renewals
+    are under load.
     """
     candidates = list(
         Message.objects.filter(status=Message.Status.STREAMING)
         .filter(_expired())
+        .exclude(pk__in=list(alive))
         .values_list("pk", flat=True)
     )
     swept = [

@@ -107,8 +107,15 @@ if REDIS_URL:
             "CONFIG": {
                 # Explicit timeouts: the socket timeout must outlast channels-redis's 5 s
                 # blocking read, or idle sockets are closed with 1011 every few seconds.
+                # redis-py's pool fails at once when all its connections are busy (100 by
+                # default): hundreds of concurrent pushes need more.
                 "hosts": [
-                    {"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": 5}
+                    {
+                        "address": REDIS_URL,
+                        "socket_timeout": 30,
+                        "socket_connect_timeout": 5,
+                        "max_connections": 1000,
+                    }
                 ],
                 "prefix": env_str("CHANNEL_LAYER_PREFIX", "taxsite"),
                 "capacity": 500,
@@ -293,5 +300,11 @@ CHAT_SOCKET_OPEN_BURST = env_int("CHAT_SOCKET_OPEN_BURST", 20)
 CHAT_SESSION_RECHECK_SECONDS = env_float("CHAT_SESSION_RECHECK_SECONDS", 5.0)
 # Messages a socket catching up receives at most (older ones: "Load earlier" on the page).
 CHAT_CATCH_UP_MESSAGES = env_int("CHAT_CATCH_UP_MESSAGES", 50)
+# Threads for the ORM calls of turns and sockets (chat/db.py), each with its own connection;
+# one on SQLite. Keep CHAT_DB_THREADS x processes under the database's connection limit.
+CHAT_DB_THREADS = env_int("CHAT_DB_THREADS", 8)
+# How often a streaming answer's changed Markdown blocks are re-rendered, in seconds (pushes in
+# between carry the new text alone).
+CHAT_RENDER_SECONDS = env_float("CHAT_RENDER_SECONDS", 0.2)
 # How often coalesced deltas are pushed to the page, in seconds.
 CHAT_PUSH_SECONDS = env_float("CHAT_PUSH_SECONDS", 0.05)

@@ -104,7 +104,17 @@
     lastSeq[id] = frame.seq;
     bubble.dataset.seq = String(frame.seq);
     var body = bubble.querySelector("[data-blocks]");
-    if (body) {
+    if (body && frame.from < 0) {
+      // Text alone, between two renders: shown as plain text until the next render.
+      var tail = body.lastElementChild;
+      if (!tail) {
+        tail = document.createElement("div");
+        tail.dataset.block = "0";
+        body.appendChild(tail);
+      }
+      var target = tail.lastElementChild || tail;
+      target.appendChild(document.createTextNode(frame.text));
+    } else if (body) {
       Array.prototype.slice.call(body.children).forEach(function (block) {
         if (Number(block.dataset.block) >= frame.from) block.remove();
       });
