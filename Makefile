@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run serve test test-postgres lint lock chromium nginx clean fake-openai
+.PHONY: run serve test test-postgres lint lock chromium nginx clean fake-openai messages
 
 # Exact versions and hashes from requirements.lock (see `make lock`), then the project itself.
 LOCK := requirements.lock
@@ -47,15 +47,19 @@ serve: $(STAMP)
 	$(SERVE_ENV) $(PY) -m daphne --bind $(HOST) --port $(PORT) taxsite.asgi:application
 
 # Browser tests drive Debian's chromium; install it when missing and we are allowed to.
+# i18n: fonts-noto-cjk too, so that Korean pages and screenshots show Korean glyphs.
 chromium:
-	@if ! command -v chromium >/dev/null 2>&1; then \
+	@missing=""; command -v chromium >/dev/null 2>&1 || missing="chromium"; \
+	if command -v dpkg >/dev/null 2>&1 && ! dpkg -s fonts-noto-cjk >/dev/null 2>&1; then \
+	  missing="$$missing fonts-noto-cjk"; fi; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = "0" ]; then \
-	    echo "Installing Debian's chromium for the browser tests"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	    echo "Installing Debian's$$missing for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
-	    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else \
-	    echo "chromium is not installed and cannot be installed here: browser tests will skip (fail under CI=true)."; \
+	    echo "$$missing not installed and cannot be installed here: browser tests will skip (fail under CI=true) or show no Korean glyphs."; \
 	  fi; \
 	fi
 
@@ -96,6 +100,17 @@ lint: $(STAMP)
 #   OPENAI_API_KEY=sk-fake OPENAI_BASE_URL=http://127.0.0.1:8001/v1 ASSISTANT_ENGINE=chat make run
 fake-openai: $(STAMP)
 	$(PY) -m tests.fake_openai --port 8001
+
+# i18n: after changing words on a page, refresh the Korean catalogues (needs GNU gettext, a
+# developer tool only: the compiled .mo files are committed), translate the new entries in
+# locale/ko/LC_MESSAGES/*.po, then run this again to compile them. tests/test_i18n_catalogues.py
+# fails while an entry is untranslated or a .mo is older than its .po.
+MESSAGES_IGNORE := --ignore='.venv/*' --ignore='tests/*' --ignore='staticfiles/*' --ignore='build/*' \
+	--ignore='test-artifacts/*' --ignore='review/templates/admin/*' --ignore='*.min.js'
+messages: $(STAMP)
+	DEBUG=1 $(PY) manage.py makemessages --locale ko --no-obsolete --add-location file $(MESSAGES_IGNORE)
+	DEBUG=1 $(PY) manage.py makemessages --locale ko --domain djangojs --no-obsolete --add-location file $(MESSAGES_IGNORE)
+	DEBUG=1 $(PY) manage.py compilemessages --locale ko --ignore='.venv/*'
 
 clean:
 	rm -rf $(VENV) $(VENV)-tools .pytest_cache .mypy_cache .ruff_cache test-artifacts staticfiles .coverage

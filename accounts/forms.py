@@ -5,6 +5,7 @@ from typing import Any
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
+from django.utils.translation import gettext as _
 
 from accounts.backends import THROTTLED_ATTRIBUTE
 from accounts.throttle import throttle_hit, throttle_reset, wait_phrase
@@ -15,7 +16,7 @@ THROTTLED = "throttled"
 
 def throttled_error(seconds: float) -> forms.ValidationError:
     return forms.ValidationError(
-        "Too many attempts. %(wait)s",
+        _("Too many attempts. %(wait)s"),
         code=THROTTLED,
         params={"wait": wait_phrase(seconds), "seconds": seconds},
     )

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 
 from accounts.models import AuthThrottle
 
@@ -83,11 +84,17 @@ def wait_phrase(seconds: float) -> str:
     """`Try again in 2 minutes.` (rounded up); beyond a day: `Try again later.`"""
     whole = max(1, math.ceil(seconds))
     if whole > 86_400:
-        return "Try again later."
+        return gettext("Try again later.")
     if whole < 60:
-        count, unit = whole, "second"
-    elif whole <= 3540:
-        count, unit = math.ceil(whole / 60), "minute"
-    else:
-        count, unit = math.ceil(whole / 3600), "hour"
-    return f"Try again in {count} {unit}{'' if count == 1 else 's'}."
+        return ngettext(
+            "Try again in %(count)d second.", "Try again in %(count)d seconds.", whole
+        ) % {"count": whole}
+    if whole <= 3540:
+        minutes = math.ceil(whole / 60)
+        return ngettext(
+            "Try again in %(count)d minute.", "Try again in %(count)d minutes.", minutes
+        ) % {"count": minutes}
+    hours = math.ceil(whole / 3600)
+    return ngettext("Try again in %(count)d hour.", "Try again in %(count)d hours.", hours) % {
+        "count": hours
+    }

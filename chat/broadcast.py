@@ -30,15 +30,21 @@ def update_frame(update: TurnUpdate) -> str:
     )
 
 
+def frame_event(update: TurnUpdate) -> dict[str, Any]:
+    """The group message of an update: a whole bubble in every language (each socket sends its
+    reader's), a delta frame (text and rendered Markdown, no words of ours) as it is."""
+    if update.whole:
+        return fragments.localized(lambda: update_frame(update))
+    return {"html": update_frame(update)}
+
+
 class ConversationBroadcaster:
     def __init__(self, conversation_id: int) -> None:
         self.group = conversation_group(conversation_id)
         self.layer: Any = get_channel_layer()
 
     async def turn_changed(self, update: TurnUpdate) -> None:
-        await self.layer.group_send(
-            self.group, {"type": "chat.fragment", "html": update_frame(update)}
-        )
+        await self.layer.group_send(self.group, {"type": "chat.fragment", **frame_event(update)})
 
 
 @db_async
@@ -47,10 +53,12 @@ def _message_with_receipts(message_id: int) -> tuple[Message, list[ToolCall]]:
     return message, list(message.tool_calls.order_by("created_at", "pk"))
 
 
-async def stored_bubble(message_id: int) -> str:
-    """A message's bubble as stored (a finished answer, or the last checkpoint of a stream)."""
+async def stored_bubble_event(message_id: int) -> dict[str, Any]:
+    """A message's bubble as stored (a finished answer, or the last checkpoint of a stream), in
+    every language."""
     message, receipts = await _message_with_receipts(message_id)
-    return fragments.message_bubble(message, receipts, seq=0 if message.is_streaming else 1 << 30)
+    seq = 0 if message.is_streaming else 1 << 30
+    return fragments.localized(lambda: fragments.message_bubble(message, receipts, seq=seq))
 
 
 async def broadcast_message(message_id: int) -> None:

@@ -12,7 +12,10 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.auth.models import User
+from django.utils import translation
 from django.utils.crypto import constant_time_compare
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from chat import fragments, selectors, services, turns
 from chat.db import db_async
@@ -27,10 +30,12 @@ from chat.socket_limits import (
     socket_open_allowed,
     socket_opened,
 )
+from taxsite.languages import in_every_language, language_from_scope
 
 logger = logging.getLogger(__name__)
 
-LAYER_DOWN = (
+# Alerts in English (tests and logs compare them); each is sent translated, gettext at use.
+LAYER_DOWN = gettext_noop(
     "Live updates are unavailable: our message service is down. Your conversations are safe "
     "and answers are still saved; reload the page in a moment to see them."
 )
@@ -49,8 +54,10 @@ CLOSE_CODES_SHOWN = {
     "signed_out": (CLOSE_SESSION_ENDED, CLOSE_UNAUTHENTICATED),
     "not_found": (CLOSE_NOT_FOUND,),
 }
-TOO_FAST = "You are sending faster than we can take; some of it was ignored. Slow down a little."
-TOO_MANY_TABS = (
+TOO_FAST = gettext_noop(
+    "You are sending faster than we can take; some of it was ignored. Slow down a little."
+)
+TOO_MANY_TABS = gettext_noop(
     "This tab was closed because your account has too many tabs open; the newest ones stay "
     "connected. Reload to use this one."
 )
@@ -61,6 +68,14 @@ VERSION_ACTIONS = ("regenerate", "retry", "edit")
 class ConversationConsumer(AsyncWebsocketConsumer):
     conversation_id: int
     groups_joined: list[str]
+    language: str = ""
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # i18n: everything this socket renders or says is in its page's language.
+        if not self.language:
+            self.language = language_from_scope(self.scope)
+        with translation.override(self.language):
+            await super().dispatch(message)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         self.server_receive = receive  # the server's queue of this socket's frames (a backlog)
@@ -94,7 +109,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             # The channel layer (Redis) is down: say so; the page keeps trying to reconnect.
             logger.exception("Channel layer unavailable for conversation %s", conversation_id)
             await self.accept()
-            await self.send(text_data=fragments.alert(LAYER_DOWN))
+            await self.send(text_data=fragments.alert(_(LAYER_DOWN)))
             await self.close(code=CLOSE_TRY_AGAIN)
             return
         await turn_owner()  # this process's turn runner: stops routed here, dead turns swept
@@ -142,7 +157,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             raise StopConsumer
         if not allowed:
             if self.budget.refused == 1:
-                await self.send(text_data=fragments.alert(TOO_FAST))
+                await self.send(text_data=fragments.alert(_(TOO_FAST)))
             return
         if not await self.session_still_valid():
             await self.close(code=CLOSE_SESSION_ENDED)
@@ -161,7 +176,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         elif action == "resync":
             await self.resync(payload.get("message"))
         else:
-            await self.send(text_data=fragments.alert("Unknown action."))
+            await self.send(text_data=fragments.alert(_("Unknown action.")))
 
     async def session_still_valid(self) -> bool:
         """The session may have ended since connect (logout elsewhere, password change).
@@ -193,7 +208,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
 
     async def start_turn(self, text: object) -> None:
         if not isinstance(text, str):
-            await self.send(text_data=fragments.alert("Type a message first."))
+            await self.send(text_data=fragments.alert(_("Type a message first.")))
             return
         engine = get_engine()
         try:
@@ -204,21 +219,26 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             # Give the text back so that nothing the person typed is lost.
             await self.send(text_data=fragments.alert(str(rejected)) + fragments.composer(text))
             return
-        # Every tab on the conversation (all the owner's) gets the question, and the new title.
-        appended = fragments.messages_appended(
-            [(started.user_message, []), (started.assistant_message, [])]
-        ) + (sidebar or "")
+        # Every tab on the conversation (all the owner's) gets the question, and the new title,
+        # each in its own language (i18n).
+        appended = fragments.localized(
+            lambda: (
+                fragments.messages_appended(
+                    [(started.user_message, []), (started.assistant_message, [])]
+                )
+                + (sidebar or {}).get(translation.get_language(), "")
+            )
+        )
         try:
             await self.channel_layer.group_send(
-                conversation_group(self.conversation_id),
-                {"type": "chat.fragment", "html": appended},
+                conversation_group(self.conversation_id), {"type": "chat.fragment", **appended}
             )
             notice = ""
         except Exception:
             # The question is stored and will be answered; only live updates are lost.
             logger.exception("Channel layer unavailable for conversation %s", self.conversation_id)
-            await self.send(text_data=appended)
-            notice = LAYER_DOWN
+            await self.send(text_data=appended["localized"][self.language])
+            notice = _(LAYER_DOWN)
         await self.send(text_data=fragments.alert(notice))
         await turn_launch(
             conversation_id=self.conversation_id,
@@ -241,14 +261,17 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         except turns.TurnRejected as rejected:
             await self.send(text_data=fragments.alert(str(rejected)))
             return
-        html = fragments.messages_versioned(versioned.replaced_ids, versioned.new_messages)
+        versions = fragments.localized(
+            lambda: fragments.messages_versioned(versioned.replaced_ids, versioned.new_messages)
+        )
         try:
             await self.channel_layer.group_send(
-                conversation_group(self.conversation_id), {"type": "chat.fragment", "html": html}
+                conversation_group(self.conversation_id), {"type": "chat.fragment", **versions}
             )
         except Exception:
             logger.exception("Channel layer unavailable for conversation %s", self.conversation_id)
-            await self.send(text_data=html + fragments.alert(LAYER_DOWN))
+            html = versions["localized"][self.language]
+            await self.send(text_data=html + fragments.alert(_(LAYER_DOWN)))
         await turn_launch(
             conversation_id=self.conversation_id,
             message_id=versioned.assistant_message.pk,
@@ -258,7 +281,9 @@ class ConversationConsumer(AsyncWebsocketConsumer):
     # --- Channel-layer messages (only the server sends these) --------------------------------
 
     async def chat_fragment(self, event: dict[str, Any]) -> None:
-        await self.send(text_data=event["html"])
+        # i18n: rendered HTML comes in every language; delta frames need none.
+        localized = event.get("localized") or {}
+        await self.send(text_data=localized.get(self.language, event["html"]))
 
     async def session_ended(self, event: dict[str, Any]) -> None:
         await self.close(code=CLOSE_SESSION_ENDED)
@@ -267,7 +292,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         await self.close(code=CLOSE_NOT_FOUND)
 
     async def socket_evicted(self, event: dict[str, Any]) -> None:
-        await self.send(text_data=fragments.alert(TOO_MANY_TABS))
+        await self.send(text_data=fragments.alert(_(TOO_MANY_TABS)))
         await self.close(code=CLOSE_TOO_MANY_SOCKETS)
 
 
@@ -282,15 +307,15 @@ def _after_from(query_string: bytes) -> int | None:
 def _parse_frame(text_data: str | None, bytes_data: bytes | None) -> dict[str, Any] | str:
     """The frame as a JSON object, or the reason it is refused."""
     if bytes_data is not None or text_data is None:
-        return "Binary frames are not accepted."
+        return _("Binary frames are not accepted.")
     if len(text_data) > MAX_FRAME_CHARS:
-        return "That message is too large to send."
+        return _("That message is too large to send.")
     try:
         payload = json.loads(text_data)
     except (ValueError, RecursionError):
-        return "That frame was not valid JSON."
+        return _("That frame was not valid JSON.")
     if not isinstance(payload, dict):
-        return "That frame was not a JSON object."
+        return _("That frame was not a JSON object.")
     return payload
 
 
@@ -337,14 +362,16 @@ def _owner_of(conversation_id: int, message_id: int) -> tuple[str, bool] | None:
 @db_async
 def _start_turn(
     user: Any, conversation_id: int, text: str, engine: Any, owner: str
-) -> tuple[turns.StartedTurn, str | None]:
+) -> tuple[turns.StartedTurn, dict[str, str] | None]:
     conversation = selectors.conversation_get(user=user, conversation_id=conversation_id)
     if conversation is None:
-        raise turns.TurnRejected("This conversation no longer exists.")
+        raise turns.TurnRejected(_("This conversation no longer exists."))
     started = turns.turn_start(conversation=conversation, text=text, engine=engine, owner=owner)
     sidebar = None
     if started.title_changed:
-        sidebar = fragments.sidebar(selectors.conversation_list(user=user), conversation)
+        conversations = list(selectors.conversation_list(user=user))
+        # i18n: rendered here (the list is read here), in every language of the tabs.
+        sidebar = in_every_language(lambda: fragments.sidebar(conversations, conversation))
     return started, sidebar
 
 
@@ -354,11 +381,11 @@ def _start_version(
 ) -> services.VersionedTurn:
     message_id = payload.get("message_id")
     if not isinstance(message_id, int | str) or not str(message_id).isdigit():
-        raise turns.TurnRejected("That message does not exist.")
+        raise turns.TurnRejected(_("That message does not exist."))
     if action == "edit":
         text = payload.get("message")
         if not isinstance(text, str):
-            raise turns.TurnRejected("Type a message first.")
+            raise turns.TurnRejected(_("Type a message first."))
         return services.message_edit(
             user=user,
             conversation_id=conversation_id,

@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib.auth.forms import UserCreationForm
 from django.contrib.auth.models import User
+from django.utils.translation import gettext as _
 
 from accounts.usernames import username_lookalike_exists
 
@@ -18,7 +19,7 @@ class SignupForm(UserCreationForm[User]):
         username: str = super().clean_username()
         if username and username_lookalike_exists(username=username):
             raise forms.ValidationError(
-                "This username looks like an existing one. Please choose another.",
+                _("This username looks like an existing one. Please choose another."),
                 code="lookalike",
             )
         return username

@@ -13,7 +13,12 @@ from typing import Any
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from chat.broadcast import ConversationBroadcaster, broadcast_message, stored_bubble, update_frame
+from chat.broadcast import (
+    ConversationBroadcaster,
+    broadcast_message,
+    frame_event,
+    stored_bubble_event,
+)
 from chat.db import db_async
 from chat.engines.base import Engine
 from chat.turns import (
@@ -108,8 +113,12 @@ class TurnRunner:
         """Send one socket the answer exactly as it stands here (numbered), or as stored."""
         running = self.turns.get(message_id)
         snapshot = running[0].snapshot() if running else None
-        html = update_frame(snapshot) if snapshot else await stored_bubble(message_id)
-        await self.layer.send(reply_to, {"type": "chat.fragment", "html": html})
+        # i18n: rendered in every language; the socket asking sends its reader's.
+        if snapshot:
+            event = frame_event(snapshot)
+        else:
+            event = await stored_bubble_event(message_id)
+        await self.layer.send(reply_to, {"type": "chat.fragment", **event})
 
     async def _sweep_periodically(self) -> None:
         while True:

@@ -2,20 +2,22 @@
 
 from dataclasses import dataclass
 from datetime import timedelta
-from math import ceil
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from chat import selectors, turns
 from chat.engines.base import Engine
 from chat.models import Conversation, Message
 
 TITLE_MAX_CHARS = Conversation._meta.get_field("title").max_length or 120
-DELETED_MESSAGE = "The conversation was deleted."
+# Stored on an answer cut off by the deletion, in English (see chat.notices).
+DELETED_MESSAGE = gettext_noop("The conversation was deleted.")
 
 
 class ConversationRefused(Exception):
@@ -38,7 +40,7 @@ def conversation_rename(*, conversation: Conversation, title: str) -> Conversati
     """Give the conversation the person's own title (it is never replaced by a made-up one)."""
     title = " ".join(title.split())
     if not title:
-        raise ConversationRefused("A title cannot be empty.")
+        raise ConversationRefused(_("A title cannot be empty."))
     conversation.title = title[:TITLE_MAX_CHARS]
     # updated_at is left alone: renaming does not move the conversation up the list.
     conversation.save(update_fields=["title"])
@@ -96,9 +98,7 @@ def _check_answer_rate(owner_id: int) -> None:
     )
     if len(recent) >= settings.CHAT_RATE_LIMIT_TURNS:
         wait = (recent[-1] + window - timezone.now()).total_seconds()
-        raise turns.TurnRejected(
-            f"You are sending questions faster than we can answer. Try again in {ceil(wait)} s."
-        )
+        raise turns.TurnRejected(turns.too_fast_message(wait))
 
 
 def _last_of(
@@ -106,12 +106,12 @@ def _last_of(
 ) -> tuple[Conversation, Message]:
     conversation = selectors.conversation_get(user=user, conversation_id=conversation_id)  # type: ignore[arg-type]
     if conversation is None:
-        raise turns.TurnRejected("This conversation no longer exists.")
+        raise turns.TurnRejected(_("This conversation no longer exists."))
     if selectors.message_streaming(conversation=conversation) is not None:
-        raise turns.TurnRejected(turns.TURN_RUNNING_MESSAGE)
+        raise turns.TurnRejected(_(turns.TURN_RUNNING_MESSAGE))
     last = selectors.message_last(conversation=conversation)
     if last is None:
-        raise turns.TurnRejected("This conversation has no messages yet.")
+        raise turns.TurnRejected(_("This conversation has no messages yet."))
     return conversation, last
 
 
@@ -157,13 +157,13 @@ def message_regenerate(
     """
     conversation, last = _last_of(user, conversation_id, message_id)
     if last.pk != message_id or last.role != Message.Role.ASSISTANT:
-        raise turns.TurnRejected("Only the last answer can be regenerated.")
+        raise turns.TurnRejected(_("Only the last answer can be regenerated."))
     _check_answer_rate(conversation.owner_id)
     root_id, number = _next_version(last)
     try:
         with transaction.atomic():
             if not Message.objects.filter(pk=last.pk, is_current=True).update(is_current=False):
-                raise turns.TurnRejected("That answer was already replaced.")
+                raise turns.TurnRejected(_("That answer was already replaced."))
             answer = Message.objects.create(
                 conversation=conversation,
                 role=Message.Role.ASSISTANT,
@@ -177,7 +177,7 @@ def message_regenerate(
                 version_number=number,
             )
     except IntegrityError:
-        raise turns.TurnRejected(turns.TURN_RUNNING_MESSAGE) from None
+        raise turns.TurnRejected(_(turns.TURN_RUNNING_MESSAGE)) from None
     _start_fresh_provider_thread(conversation)
     return VersionedTurn([last.pk], [answer], answer)
 
@@ -193,7 +193,7 @@ def message_edit(
 ) -> VersionedTurn:
     """Resend the person's last question with new text: the earlier question and its answers
     are kept as an earlier version (a branch), the new question is answered as usual."""
-    conversation, _ = _last_of(user, conversation_id, message_id)
+    conversation, _last = _last_of(user, conversation_id, message_id)
     question = (
         conversation.messages.filter(pk=message_id, role=Message.Role.USER, is_current=True)
         .order_by()
@@ -201,7 +201,7 @@ def message_edit(
     )
     later = conversation.messages.filter(is_current=True, pk__gt=message_id)
     if question is None or later.filter(role=Message.Role.USER).exists():
-        raise turns.TurnRejected("Only your last message can be edited.")
+        raise turns.TurnRejected(_("Only your last message can be edited."))
     replaced = [question.pk, *later.order_by("pk").values_list("pk", flat=True)]
     root_id, number = _next_version(question)
     with transaction.atomic():

@@ -29,6 +29,9 @@ from django.conf import settings
 from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from chat.db import db_async
 from chat.engines.base import (
@@ -53,11 +56,16 @@ from chat.tools.registry import ToolOutcome, registry
 
 logger = logging.getLogger(__name__)
 
-STOPPED_MESSAGE = "Stopped before the answer was finished."
-UNEXPECTED_MESSAGE = "Something went wrong on our side while answering. Please try again."
-ENDED_UNEXPECTEDLY_MESSAGE = "The answer ended unexpectedly."
-OWNER_GONE_MESSAGE = "The server writing this answer stopped before it was finished."
-TURN_RUNNING_MESSAGE = (
+# Stored on the answer in English (whoever is reading, a background task writes them) and shown
+# in the reader's language by chat.notices: gettext_noop only marks them for the catalogue.
+STOPPED_MESSAGE = gettext_noop("Stopped before the answer was finished.")
+UNEXPECTED_MESSAGE = gettext_noop(
+    "Something went wrong on our side while answering. Please try again."
+)
+ENDED_UNEXPECTEDLY_MESSAGE = gettext_noop("The answer ended unexpectedly.")
+OWNER_GONE_MESSAGE = gettext_noop("The server writing this answer stopped before it was finished.")
+# Said at once to the socket that asked, in its language (gettext where it is raised).
+TURN_RUNNING_MESSAGE = gettext_noop(
     "An answer is still being written in this conversation. Wait for it, or stop it."
 )
 TITLE_CHARS = 60
@@ -130,9 +138,14 @@ def _check_rate(owner_id: int) -> None:
     )
     if len(recent) >= settings.CHAT_RATE_LIMIT_TURNS:
         wait = (recent[-1] + window - timezone.now()).total_seconds()
-        raise TurnRejected(
-            f"You are sending questions faster than we can answer. Try again in {ceil(wait)} s."
-        )
+        raise TurnRejected(too_fast_message(wait))
+
+
+def too_fast_message(wait: float) -> str:
+    """The refusal of a question past the rate limit, in the active language."""
+    return _(
+        "You are sending questions faster than we can answer. Try again in {seconds} s."
+    ).format(seconds=ceil(wait))
 
 
 def turn_start(
@@ -146,11 +159,14 @@ def turn_start(
     # NUL is never meaningful in a message, and PostgreSQL cannot store it in text.
     text = text.replace("\x00", "").strip()
     if not text:
-        raise TurnRejected("Type a message first.")
+        raise TurnRejected(_("Type a message first."))
     limit = settings.CHAT_MAX_MESSAGE_CHARS
     if len(text) > limit:
         raise TurnRejected(
-            f"Your message is {len(text):,} characters long; the limit is {limit:,}."
+            _("Your message is {length} characters long; the limit is {limit}.").format(
+                length=number_format(len(text), force_grouping=True),
+                limit=number_format(limit, force_grouping=True),
+            )
         )
     _check_rate(conversation.owner_id)
     try:
@@ -168,7 +184,7 @@ def turn_start(
                 lease_expires_at=_lease_until(),
             )
     except IntegrityError:
-        raise TurnRejected(TURN_RUNNING_MESSAGE) from None
+        raise TurnRejected(_(TURN_RUNNING_MESSAGE)) from None
     title_changed = not conversation.title
     if title_changed:
         conversation.title = _title_from(text)
@@ -191,7 +207,7 @@ def _history(conversation: Conversation, before: Message) -> tuple[list[PastMess
         .order_by("created_at", "pk")
     )
     if not messages or messages[-1].role != Message.Role.USER:
-        raise TurnRejected("This answer has no question before it.")
+        raise TurnRejected(_("This answer has no question before it."))
     past = [
         PastMessage(
             role=m.role,

@@ -12,6 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -67,7 +68,7 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "transcript": page.messages,
             "has_earlier": page.has_earlier,
             "current": conversation,
-            "engine_label": engine.label
+            "engine_label": _(engine.label)
             if engine.name == "offline"
             else f"{engine.label} · {engine.model_name}",
             "max_message_chars": settings.CHAT_MAX_MESSAGE_CHARS,
@@ -96,7 +97,8 @@ def signup(request: HttpRequest) -> HttpResponse:
                 login(request, user, backend="accounts.backends.ThrottledModelBackend")
                 return redirect("chat:home")
         if wait:
-            form.add_error(None, f"Too many new accounts from your address. {wait_phrase(wait)}")
+            refusal = _("Too many new accounts from your address. {wait}")
+            form.add_error(None, refusal.format(wait=wait_phrase(wait)))
             response = render(request, "registration/signup.html", {"form": form}, status=429)
             response["Retry-After"] = str(math.ceil(wait))
             return response

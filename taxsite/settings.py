@@ -48,6 +48,7 @@ MIDDLEWARE = [
     "servestatic.middleware.ServeStaticMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",  # i18n: the language from the switch/browser
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -173,10 +174,22 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "chat:home"
 LOGOUT_REDIRECT_URL = "login"
 
-LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "Europe/Paris")
-USE_I18N = True
 USE_TZ = True
+
+# --- i18n: English and Korean (README "Languages") ------------------------------------------------
+# The language comes from the switch in the top bar (a cookie), else the browser's Accept-Language.
+# The compiled catalogues (.mo) are committed: nothing needs gettext at run time.
+USE_I18N = True
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("ko", "한국어")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_AGE = 365 * 24 * 60 * 60  # remember the choice for a year
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+# Dates per language (DATE_FORMAT, DATETIME_FORMAT...): taxsite/formats/<language>/formats.py.
+FORMAT_MODULE_PATH = ["taxsite.formats"]
+# No USE_THOUSAND_SEPARATOR: it would also group ids in templates (message-1,234); amounts are
+# formatted by one filter (chat_tags.euros), the same in both languages.
 
 # --- Security -------------------------------------------------------------------------------------
 # Only our own scripts and styles (htmx comes from our static files); the socket is same-origin.

@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.i18n import set_language
 
 from accounts import views as account_views
 from accounts.forms import AdminLoginForm
@@ -21,5 +22,7 @@ urlpatterns = [
     ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("review/", include("review.urls")),
+    # i18n: the language switch (the scripts' words are embedded in the page: base.html).
+    path("i18n/setlang/", set_language, name="set_language"),
     path("", include("chat.urls")),
 ]

@@ -13,6 +13,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
+from django.utils.translation import gettext_noop
 
 from chat.engines.base import (
     EngineEvent,
@@ -23,7 +24,7 @@ from chat.engines.base import (
     UsageReported,
 )
 from chat.engines.client import OpenAIEngine, openai_client
-from chat.engines.errors import STREAM_ENDED_EARLY
+from chat.engines.errors import NO_ANSWER, STREAM_ENDED_EARLY
 from chat.engines.history import chat_tools, plain_messages
 from chat.engines.rounds import RoundResult, ToolCallRequest, run_rounds
 
@@ -32,11 +33,12 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# Stored on the answer in English, shown in the reader's language (chat.notices).
 ENDED_BADLY = {
-    "thread.run.failed": "The AI provider could not produce an answer.",
-    "thread.run.incomplete": "The answer was cut short by the AI provider.",
-    "thread.run.expired": "The AI provider gave up on this answer (expired).",
-    "thread.run.cancelled": "The answer was cancelled by the AI provider.",
+    "thread.run.failed": NO_ANSWER,
+    "thread.run.incomplete": gettext_noop("The answer was cut short by the AI provider."),
+    "thread.run.expired": gettext_noop("The AI provider gave up on this answer (expired)."),
+    "thread.run.cancelled": gettext_noop("The answer was cancelled by the AI provider."),
 }
 # Threads are created with at most this many messages; the rest are added one by one.
 THREAD_CREATE_MESSAGES = 32
@@ -130,7 +132,7 @@ class AssistantsRounds:
 
 class AssistantsEngine(OpenAIEngine):
     name = "assistants"
-    label = "Assistants (legacy: shut down by OpenAI on 2026-08-26)"
+    label = gettext_noop("Assistants (legacy: shut down by OpenAI on 2026-08-26)")
     thread_scope = "assistants"
 
     def stream(self, request: TurnRequest) -> AsyncGenerator[EngineEvent, None]:

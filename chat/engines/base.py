@@ -10,6 +10,8 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from django.utils.translation import gettext_noop
+
 
 @dataclass(frozen=True)
 class TextDelta:
@@ -51,7 +53,7 @@ class TurnFailed:
     interrupted: bool = False
 
 
-TOOL_LOOP = "The assistant kept calling tools; stopped after {rounds} rounds."
+TOOL_LOOP = gettext_noop("The assistant kept calling tools; stopped after {rounds} rounds.")
 
 EngineEvent = (
     TextDelta | ReasoningDelta | UsageReported | ProviderThreadBound | TurnDone | TurnFailed

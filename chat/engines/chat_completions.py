@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from django.conf import settings
+from django.utils.translation import gettext_noop
 
 from chat.engines.base import (
     EngineEvent,
@@ -26,7 +27,7 @@ from chat.engines.base import (
     UsageReported,
 )
 from chat.engines.client import OpenAIEngine, openai_client
-from chat.engines.errors import STREAM_ENDED_EARLY
+from chat.engines.errors import CUT_SHORT, FILTERED, STREAM_ENDED_EARLY
 from chat.engines.history import chat_messages, chat_tools
 from chat.engines.reasoning import ThinkSplitter, part_texts
 from chat.engines.rounds import (
@@ -36,9 +37,6 @@ from chat.engines.rounds import (
     run_rounds,
 )
 from chat.engines.wire import WireStream, token_count
-
-CUT_SHORT = "The answer was cut short by the AI provider ({reason})."
-FILTERED = "The AI provider's content filter stopped this answer."
 
 
 def _text(value: Any) -> str:
@@ -243,7 +241,7 @@ class ChatRounds:
 
 class ChatCompletionsEngine(OpenAIEngine):
     name = "chat"
-    label = "Chat Completions"
+    label = gettext_noop("Chat Completions")
     thread_scope = "chat"
 
     def stream(self, request: TurnRequest) -> AsyncGenerator[EngineEvent, None]:

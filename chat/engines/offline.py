@@ -13,6 +13,7 @@ import uuid
 from collections.abc import AsyncGenerator
 
 from django.conf import settings
+from django.utils.translation import gettext_noop
 
 from chat.engines.base import EngineEvent, TextDelta, TurnDone, TurnRequest
 from chat.engines.offline_compose import compose_answer
@@ -23,7 +24,7 @@ _TOKEN = re.compile(r"\S+\s*|\s+")
 
 class OfflineEngine:
     name = "offline"
-    label = "Offline engine (no AI provider)"
+    label = gettext_noop("Offline engine (no AI provider)")
     thread_scope = "offline"
 
     @property

@@ -13,6 +13,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, cast
 
 from django.conf import settings
+from django.utils.translation import gettext_noop
 
 from chat.engines.base import (
     EngineEvent,
@@ -24,7 +25,7 @@ from chat.engines.base import (
     UsageReported,
 )
 from chat.engines.client import OpenAIEngine, openai_client
-from chat.engines.errors import STREAM_ENDED_EARLY
+from chat.engines.errors import CUT_SHORT, NO_ANSWER, STREAM_ENDED_EARLY
 from chat.engines.history import responses_items, responses_tools
 from chat.engines.reasoning import ThinkSplitter
 from chat.engines.rounds import CallIds, RoundResult, ToolCallRequest, run_rounds
@@ -138,16 +139,12 @@ class ResponsesRounds:
         if status == "failed":
             error = finished.get("error") or {}
             detail = error.get("message", "unknown") if isinstance(error, dict) else str(error)
-            result.failure = TurnFailed(
-                "The AI provider could not produce an answer.", str(detail), interrupted=wrote_text
-            )
+            result.failure = TurnFailed(NO_ANSWER, str(detail), interrupted=wrote_text)
             return
         if status == "incomplete":
             details = finished.get("incomplete_details") or {}
             reason = (details.get("reason") if isinstance(details, dict) else None) or "unknown"
-            result.failure = TurnFailed(
-                f"The answer was cut short by the AI provider ({reason}).", reason, interrupted=True
-            )
+            result.failure = TurnFailed(CUT_SHORT.format(reason=reason), reason, interrupted=True)
             return
         if not calls:  # servers that only list calls in the final response
             output = finished.get("output")
@@ -198,7 +195,7 @@ class ResponsesRounds:
 
 class ResponsesEngine(OpenAIEngine):
     name = "responses"
-    label = "OpenAI Responses"
+    label = gettext_noop("OpenAI Responses")
 
     def __init__(self) -> None:
         self.state_mode = settings.OPENAI_STATE_MODE  # validated by chat.checks

@@ -14,6 +14,8 @@ from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from django.utils.translation import gettext_noop
+
 from chat.engines.base import (
     TOOL_LOOP,
     EngineEvent,
@@ -25,8 +27,8 @@ from chat.engines.base import (
 )
 from chat.engines.errors import failure_from
 
-REFUSED = "The model declined to answer this request."
-TOO_MANY_CALLS = (
+REFUSED = gettext_noop("The model declined to answer this request.")
+TOO_MANY_CALLS = gettext_noop(
     "The assistant asked for {count} tool calls at once (the limit is {limit}); "
     "the answer was stopped. Try asking about one figure at a time."
 )

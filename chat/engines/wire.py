@@ -17,11 +17,15 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from django.utils.translation import gettext_noop
+
 if TYPE_CHECKING:
     import httpx2
 
-UNREADABLE = "The AI provider sent a reply we could not read."
-PROVIDER_ERROR = "The AI provider reported an error"
+# Stored on the answer in English, shown in the reader's language (chat.notices).
+UNREADABLE = gettext_noop("The AI provider sent a reply we could not read.")
+PROVIDER_ERROR_SAID = gettext_noop("The AI provider reported an error: {said}")
+PROVIDER_ERROR_SILENT = gettext_noop("The AI provider reported an error.")
 # How much of a provider's own error message a person sees (the rest goes to the log).
 SHOWN_ERROR_CHARS = 200
 # A body that is not an event stream is read whole only up to this size.
@@ -134,7 +138,9 @@ def token_count(value: Any) -> int:
 def provider_error(payload: Any) -> WireError:
     text = " ".join(_error_text(payload).split())
     shown = text if len(text) <= SHOWN_ERROR_CHARS else text[: SHOWN_ERROR_CHARS - 1] + "…"
-    return WireError(f"{PROVIDER_ERROR}: {shown}" if shown else f"{PROVIDER_ERROR}.", text)
+    return WireError(
+        PROVIDER_ERROR_SAID.format(said=shown) if shown else PROVIDER_ERROR_SILENT, text
+    )
 
 
 def is_error_payload(payload: Any) -> bool:
@@ -203,7 +209,7 @@ class WireStream:
             return None
         if not data:
             if event.event == "error":
-                raise WireError(f"{PROVIDER_ERROR}.", "an empty error event")
+                raise WireError(PROVIDER_ERROR_SILENT, "an empty error event")
             return _SKIP  # an event with no data: nothing to read
         try:
             payload = json.loads(data)

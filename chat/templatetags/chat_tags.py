@@ -8,11 +8,15 @@ from django import template
 from django.utils import timezone
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 
 from chat import engines
 from chat.amounts import format_euros
+from chat.notices import notice_localized
 from chat.rendering import markdown_to_safe_html
 from chat.streaming import render_blocks
+from taxsite import languages
 
 register = template.Library()
 
@@ -31,7 +35,8 @@ def markdown_blocks(text: str) -> list[SafeString]:
 
 @register.filter
 def euros(value: object) -> str:
-    """'14500.00' -> '€14,500.00'; anything that is not a number is shown as it is."""
+    """'14500.00' -> '€14,500.00', grouped and pointed as the reader's language writes numbers
+    (English and Korean write them alike); anything that is not a number is shown as it is."""
     try:
         amount = Decimal(str(value))
     except (InvalidOperation, ValueError):
@@ -39,10 +44,22 @@ def euros(value: object) -> str:
     return format_euros(amount) if amount.is_finite() else str(value)
 
 
+@register.simple_tag
+def script_words() -> dict[str, Any]:
+    """The page scripts' words in the active language (i18n; taxsite.languages)."""
+    return languages.script_words(get_language())
+
+
+@register.filter
+def notice(text: str) -> str:
+    """A notice stored on an answer (in English), in the reader's language (chat.notices)."""
+    return notice_localized(text)
+
+
 @register.filter
 def engine_label(name: str) -> str:
     """The label of the engine a message was written by (each engine class owns its label)."""
-    return engines.engine_label(name)
+    return _(engines.engine_label(name))  # i18n: labels are msgids (gettext_noop)
 
 
 # --- features: sidebar groups and search snippets ---------------------------------------------
@@ -56,7 +73,7 @@ def by_day(conversations: Iterable[Any]) -> list[dict[str, Any]]:
     """Conversations grouped as Today / Yesterday / Earlier, in the active time zone (the
     person's, from their browser; see chat.middleware)."""
     today = timezone.localdate()
-    labels = {"today": "Today", "yesterday": "Yesterday", "earlier": "Earlier"}
+    labels = {"today": _("Today"), "yesterday": _("Yesterday"), "earlier": _("Earlier")}
     groups: dict[str, list[Any]] = {key: [] for key in labels}
     for conversation in conversations:
         day = timezone.localdate(conversation.updated_at)

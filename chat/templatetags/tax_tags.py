@@ -1,7 +1,9 @@
 """The tax table for templates: the page's disclaimer and the card render from the one table."""
 
 from django import template
+from django.utils.translation import gettext as _
 
+from chat.amounts import format_euros
 from chat.tools.tax import TABLE, TaxTable
 
 register = template.Library()
@@ -10,3 +12,17 @@ register = template.Library()
 @register.simple_tag
 def tax_table() -> TaxTable:
     return TABLE
+
+
+@register.simple_tag
+def tax_table_summary() -> str:
+    """TaxTable.summary() in the reader's language (in English, word for word the same)."""
+    parts = []
+    for index, bracket in enumerate(TABLE.brackets):
+        if bracket.upper is None:
+            parts.append(_("{rate} % above").format(rate=bracket.rate_percent))
+            continue
+        wording = _("{rate} % up to {amount}") if index == 0 else _("{rate} % to {amount}")
+        amount = format_euros(bracket.upper, drop_zero_cents=True)
+        parts.append(wording.format(rate=bracket.rate_percent, amount=amount))
+    return _("; ").join(parts)

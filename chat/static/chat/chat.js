@@ -2,6 +2,11 @@
 (function () {
   "use strict";
 
+  // i18n: the page's words for this script (base.html embeds them), English without them.
+  var words = {};
+  try { words = JSON.parse(document.getElementById("script-words").textContent); } catch (e) { words = {}; }
+  function _(text) { return typeof words[text] === "string" ? words[text] : text; }
+
   function composerInput() {
     return document.getElementById("message-input");
   }
@@ -57,16 +62,16 @@
     var chat = document.getElementById("chat");
     return chat && chat.dataset[name] ? chat.dataset[name].split(" ").map(Number) : [];
   }
-  document.addEventListener("htmx:wsConnecting", function () { setConnection("connecting", "Connecting…"); });
-  document.addEventListener("htmx:wsOpen", function () { setConnection("open", "Live"); });
+  document.addEventListener("htmx:wsConnecting", function () { setConnection("connecting", _("Connecting…")); });
+  document.addEventListener("htmx:wsOpen", function () { setConnection("open", _("Live")); });
   document.addEventListener("htmx:wsClose", function (event) {
     var code = event.detail && event.detail.event ? event.detail.event.code : 0;
     if (closeCodes("closeSignedOut").indexOf(code) >= 0) {
-      setConnection("closed", "Signed out — reload to sign in");
+      setConnection("closed", _("Signed out — reload to sign in"));
     } else if (closeCodes("closeNotFound").indexOf(code) >= 0) {
-      setConnection("closed", "Conversation not found");
+      setConnection("closed", _("Conversation not found"));
     } else {
-      setConnection("connecting", "Reconnecting…");
+      setConnection("connecting", _("Reconnecting…"));
     }
   });
 

@@ -10,6 +10,22 @@
   "use strict";
 
   var STREAMING = ".bubble.is-streaming";
+  // i18n: the page's words for this script (base.html embeds them), English without them;
+  // numbers and dates in the page's language.
+  var words = {};
+  try { words = JSON.parse(document.getElementById("script-words").textContent); } catch (e) { words = {}; }
+  function _(text) { return typeof words[text] === "string" ? words[text] : text; }
+  function interpolate(format, args) { return format.replace("%s", args[0]); }
+  // The browser's own variant of the page's language (en-GB keeps its 24-hour clock), else the
+  // page's language itself (a Korean page in an English browser writes Korean dates).
+  var pageLanguage = (function () {
+    var lang = document.documentElement.lang;
+    if (!lang) return undefined;
+    var preferred = (navigator.languages || [navigator.language || ""]).filter(function (tag) {
+      return tag && tag.toLowerCase().split("-")[0] === lang.toLowerCase().split("-")[0];
+    });
+    return preferred.length ? preferred[0] : lang;
+  })();
 
   function $(selector, root) { return (root || document).querySelector(selector); }
   function $all(selector, root) { return Array.prototype.slice.call((root || document).querySelectorAll(selector)); }
@@ -21,9 +37,9 @@
   if (zone) {
     document.cookie = "tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; SameSite=Lax";
   }
-  var timeOnly = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
-  var dayOnly = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short" });
-  var fullDate = new Intl.DateTimeFormat(undefined, {
+  var timeOnly = new Intl.DateTimeFormat(pageLanguage, { hour: "2-digit", minute: "2-digit" });
+  var dayOnly = new Intl.DateTimeFormat(pageLanguage, { day: "numeric", month: "short" });
+  var fullDate = new Intl.DateTimeFormat(pageLanguage, {
     weekday: "long", year: "numeric", month: "long", day: "numeric",
     hour: "2-digit", minute: "2-digit", timeZoneName: "short"
   });
@@ -214,8 +230,8 @@
     if (!button) return;
     var source = $("template.message-source", button.parentNode);
     var text = source ? source.content.textContent : "";
-    copyText(text).then(function () { flash(button, "Copied"); announce("Copied"); },
-      function () { flash(button, "Copy failed"); });
+    copyText(text).then(function () { flash(button, _("Copied")); announce(_("Copied")); },
+      function () { flash(button, _("Copy failed")); });
   });
 
   // Regenerate, Retry, Edit: sent over the conversation's socket through one form outside the
@@ -301,7 +317,7 @@
         var again = $('.version-button[aria-label="' + label + '"]:not([disabled])', bubbles[0]) ||
           $(".version-button:not([disabled])", bubbles[0]);
         if (again) again.focus();
-        announce($(".version-count", bubbles[0]) ? "Version " + $(".version-count", bubbles[0]).textContent : "");
+        announce($(".version-count", bubbles[0]) ? interpolate(_("Version %s"), [$(".version-count", bubbles[0]).textContent]) : "");
       })
       .catch(function () { flash(button, "!"); });
   });
@@ -449,7 +465,7 @@
     var menu = link.closest("details");
     if (menu) menu.open = false;
     $("form", dialog).setAttribute("action", link.getAttribute("href"));
-    $(".delete-dialog-name", dialog).textContent = "“" + (link.dataset.title || "Untitled") + "”";
+    $(".delete-dialog-name", dialog).textContent = "“" + (link.dataset.title || _("Untitled")) + "”";
     dialog.showModal();
     $(".dialog-cancel", dialog).focus();
   });
