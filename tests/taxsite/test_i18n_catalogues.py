@@ -9,7 +9,7 @@ import json
 import re
 from pathlib import Path
 
-import polib  # type: ignore[import-untyped]
+import polib
 import pytest
 from django.utils.translation.template import templatize
 
