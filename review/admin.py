@@ -542,30 +542,29 @@ class ReceiptAdmin(ReadOnlyAdmin):
 # --- What people and reviewers said about answers; who looked ----------------------------------
 
 
-@admin.register(Feedback)
-class FeedbackAdmin(ReadOnlyAdmin):
-    list_display = ("updated_at", "vote", "comment", "conversation_column", "author")
+class AboutAnAnswerAdmin(ReadOnlyAdmin):
+    """Records about one answer (a vote, a flag): listed with a link to the answer in review."""
+
     list_display_links = None
-    list_filter = ("vote", "updated_at")
-    search_fields = ("comment", "author__username")
     list_select_related = ("message__conversation", "author")
 
     @admin.display(description="Conversation")
-    def conversation_column(self, obj: Feedback) -> str:
+    def conversation_column(self, obj: Feedback | AnswerFlag) -> str:
         return _conversation_link(obj.message.conversation, f"message-{obj.message_id}")
+
+
+@admin.register(Feedback)
+class FeedbackAdmin(AboutAnAnswerAdmin):
+    list_display = ("updated_at", "vote", "comment", "conversation_column", "author")
+    list_filter = ("vote", "updated_at")
+    search_fields = ("comment", "author__username")
 
 
 @admin.register(AnswerFlag)
-class AnswerFlagAdmin(ReadOnlyAdmin):
+class AnswerFlagAdmin(AboutAnAnswerAdmin):
     list_display = ("created_at", "kind", "reason", "author", "conversation_column")
-    list_display_links = None
     list_filter = ("kind", "created_at")
     search_fields = ("reason", "author__username")
-    list_select_related = ("message__conversation", "author")
-
-    @admin.display(description="Conversation")
-    def conversation_column(self, obj: AnswerFlag) -> str:
-        return _conversation_link(obj.message.conversation, f"message-{obj.message_id}")
 
 
 @admin.register(StaffAccess)
