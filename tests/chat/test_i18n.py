@@ -14,6 +14,7 @@ from django.test import Client
 from django.utils import translation
 
 from chat import services, turns
+from chat.amounts import format_euros
 from chat.engines import errors
 from chat.engines.wire import provider_error
 from chat.models import Conversation, Message, ToolCall
@@ -200,7 +201,7 @@ def test_euro_amounts_are_written_the_same_way_in_both_languages(language: str) 
     with translation.override(language):
         assert euros("14500") == "€14,500.00"
         assert euros(Decimal("1234567.455")) == "€1,234,567.46"  # half-up, like the tool
-        assert euros("10000", 0) == "€10,000"
+        assert format_euros(Decimal("10000"), drop_zero_cents=True) == "€10,000"
         assert euros("not a number") == "not a number"
 
 
