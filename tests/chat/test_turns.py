@@ -82,11 +82,21 @@ async def two_tabs(user: User, conversation: Conversation) -> tuple[Any, Any]:
 
 
 async def ask_and_stop(
-    first: Any, second: Any, conversation: Conversation, *, stop_from: str, delay: float
+    first: Any,
+    second: Any,
+    conversation: Conversation,
+    *,
+    stop_from: str,
+    delay: float,
+    seen_first: bool = False,
 ) -> None:
+    """Ask in the first tab, press Stop `delay` s later (or, with `seen_first`, once the second
+    tab shows the question: a Stop sent before the question exists has nothing to stop)."""
     await first.send_to(text_data=frame("What is the tax on 85,000 euros?"))
     if delay:
         await asyncio.sleep(delay)
+    if seen_first:
+        await receive_until(second, is_appended)
     stop = json.dumps({"action": "stop"})
     if stop_from == "both":
         await asyncio.gather(first.send_to(text_data=stop), second.send_to(text_data=stop))
@@ -114,7 +124,9 @@ async def test_stop_from_two_tabs_a_hundred_times_never_leaves_a_turn_streaming(
     conversation = await asyncio.to_thread(services.conversation_get_or_create_empty, owner=alice)
     first, second = await two_tabs(alice, conversation)
     for _ in range(100):
-        await ask_and_stop(first, second, conversation, stop_from=stop_from, delay=0)
+        await ask_and_stop(
+            first, second, conversation, stop_from=stop_from, delay=0, seen_first=True
+        )
     statuses = [
         s async for s in Message.objects.filter(role="assistant").values_list("status", flat=True)
     ]
