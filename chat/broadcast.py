@@ -15,6 +15,9 @@ from chat.models import Message, ToolCall
 from chat.streaming import delta_frame
 from chat.turns import TurnUpdate
 
+# The number a finished answer's stored bubble carries: after any push of the turn that wrote it.
+STORED_FINAL_SEQ = 1 << 30
+
 
 def update_frame(update: TurnUpdate) -> str:
     """The text frame a socket receives for an update."""
@@ -57,7 +60,7 @@ async def stored_bubble_event(message_id: int) -> dict[str, Any]:
     """A message's bubble as stored (a finished answer, or the last checkpoint of a stream), in
     every language."""
     message, receipts = await _message_with_receipts(message_id)
-    seq = 0 if message.is_streaming else 1 << 30
+    seq = 0 if message.is_streaming else STORED_FINAL_SEQ
     return fragments.localized(lambda: fragments.message_bubble(message, receipts, seq=seq))
 
 
@@ -65,5 +68,5 @@ async def broadcast_message(message_id: int) -> None:
     """Send a message as stored to its conversation's sockets (after a sweep or a stop)."""
     message, receipts = await _message_with_receipts(message_id)
     await ConversationBroadcaster(message.conversation_id).turn_changed(
-        TurnUpdate(message, receipts, finished=not message.is_streaming, seq=1 << 30)
+        TurnUpdate(message, receipts, finished=not message.is_streaming, seq=STORED_FINAL_SEQ)
     )

@@ -30,7 +30,7 @@ from chat.socket_limits import (
     socket_open_allowed,
     socket_opened,
 )
-from taxsite.languages import in_every_language, language_from_scope
+from taxsite.languages import language_from_scope
 
 logger = logging.getLogger(__name__)
 
@@ -212,7 +212,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             return
         engine = get_engine()
         try:
-            started, sidebar = await _start_turn(
+            started, listed = await _start_turn(
                 self.scope["user"], self.conversation_id, text, engine, await turn_owner()
             )
         except turns.TurnRejected as rejected:
@@ -221,12 +221,13 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             return
         # Every tab on the conversation (all the owner's) gets the question, and the new title,
         # each in its own language (i18n).
+        conversation = started.user_message.conversation
         appended = fragments.localized(
             lambda: (
                 fragments.messages_appended(
                     [(started.user_message, []), (started.assistant_message, [])]
                 )
-                + (sidebar or {}).get(translation.get_language(), "")
+                + ("" if listed is None else fragments.sidebar(listed, conversation))
             )
         )
         try:
@@ -362,17 +363,15 @@ def _owner_of(conversation_id: int, message_id: int) -> tuple[str, bool] | None:
 @db_async
 def _start_turn(
     user: Any, conversation_id: int, text: str, engine: Any, owner: str
-) -> tuple[turns.StartedTurn, dict[str, str] | None]:
+) -> tuple[turns.StartedTurn, list[Conversation] | None]:
+    """Start the turn; when the conversation just got its title, the person's conversations,
+    read here and rendered by the caller (not on the database thread)."""
     conversation = selectors.conversation_get(user=user, conversation_id=conversation_id)
     if conversation is None:
         raise turns.TurnRejected(_("This conversation no longer exists."))
     started = turns.turn_start(conversation=conversation, text=text, engine=engine, owner=owner)
-    sidebar = None
-    if started.title_changed:
-        conversations = list(selectors.conversation_list(user=user))
-        # i18n: rendered here (the list is read here), in every language of the tabs.
-        sidebar = in_every_language(lambda: fragments.sidebar(conversations, conversation))
-    return started, sidebar
+    listed = list(selectors.conversation_list(user=user)) if started.title_changed else None
+    return started, listed
 
 
 @db_async
