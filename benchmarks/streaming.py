@@ -42,6 +42,7 @@ import json
 import math
 import os
 import re
+import shutil
 import signal
 import socket
 import statistics
@@ -193,7 +194,7 @@ for user in users:
     session.create()
     sessions.append(session.session_key)
 made = Conversation.objects.bulk_create(
-    [Conversation(owner=user, engine="chat") for user, n in zip(users, counts) for _ in range(n)]
+    [Conversation(owner=user, thread_scope="chat") for user, n in zip(users, counts) for _ in range(n)]
 )
 pools, at = [], 0
 for n in counts:
@@ -566,6 +567,7 @@ class Options:
     growth_rate: float
     growth_targets: list[str]
     keep_logs: bool
+    profile: Path | None = None
 
 
 class Bench:
@@ -764,6 +766,7 @@ class Bench:
             async with asyncio.timeout(120):
                 opened = await asyncio.gather(*(connect_one(u) for u in range(n)))
             sockets = [s for s in opened if s is not None]
+            profiler = self.profiler(server, f"{target}-{n}")
             upstream = self.upstream
             assert upstream is not None
             before = (server.process.cpu(), time.process_time(), upstream.cpu())
@@ -777,6 +780,9 @@ class Bench:
             after = (server.process.cpu(), time.process_time(), upstream.cpu())
             # Every client done (final bubble, refusal or closed socket), or the timeout.
             wall = None if pending else time.perf_counter() - began
+            if profiler is not None:
+                profiler.send_signal(signal.SIGINT)
+                await asyncio.to_thread(profiler.wait, 30)
             for task in pending:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -794,6 +800,21 @@ class Bench:
             await close_all(sockets)
             await asyncio.to_thread(server.process.stop)
             await asyncio.to_thread(self.end_leftovers)
+
+    def profiler(self, server: Server, name: str) -> subprocess.Popen[bytes] | None:
+        """py-spy sampling the server (a separate process: it does not bill the server's CPU)."""
+        folder = self.options.profile
+        if folder is None:
+            return None
+        folder.mkdir(parents=True, exist_ok=True)
+        spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+        command = [spy, "record", "--nonblocking", "--format", "raw", "--rate", "200"]
+        output = folder / f"{name}-{server.process.pid}.txt"
+        return subprocess.Popen(  # noqa: S603 - our own fixed command line
+            [*command, "--pid", str(server.process.pid), "-o", str(output)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
     def end_leftovers(self) -> None:
         """End the answers a killed server left streaming, as its lease sweep would later: the
@@ -1074,6 +1095,11 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     )
     parser.add_argument("--growth-targets", type=names, help="default: relay,memory")
     parser.add_argument("--keep-logs", action="store_true", help="keep the servers' logs")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="directory: sample each concurrent run's server with py-spy (collapsed stacks)",
+    )
     args = parser.parse_args(argv)
     quick = args.quick
 
@@ -1097,6 +1123,7 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
             if t in targets
         ],
         keep_logs=args.keep_logs,
+        profile=args.profile,
     )
 
 
