@@ -194,7 +194,7 @@ for user in users:
     session.create()
     sessions.append(session.session_key)
 made = Conversation.objects.bulk_create(
-    [Conversation(owner=user, thread_scope="chat") for user, n in zip(users, counts) for _ in range(n)]
+    [Conversation(owner=u, thread_scope="chat") for u, n in zip(users, counts) for _ in range(n)]
 )
 pools, at = [], 0
 for n in counts:
@@ -404,7 +404,8 @@ async def open_socket(server: Server, session: str, conversation: int) -> Client
         return await connect(f"ws://127.0.0.1:{server.port}/", **options)
     socket_ = await connect(
         f"ws://127.0.0.1:{server.port}/ws/conversations/{conversation}/",
-        origin=Origin(f"http://127.0.0.1:{server.port}"),
+        # Production settings: pages are served over HTTPS (behind TLS), so is their Origin.
+        origin=Origin(f"https://127.0.0.1:{server.port}"),
         additional_headers={"Cookie": f"sessionid={session}"},
         **options,
     )
@@ -573,6 +574,8 @@ class Options:
 class Bench:
     def __init__(self, options: Options) -> None:
         self.options = options
+        self.secret_key = "benchmark-only-" + uuid.uuid4().hex  # one for setup and servers
+        self.static_root = Path(tempfile.mkdtemp(prefix="taxsite-bench-static-"))
         self.run_id = uuid.uuid4().hex[:8]
         self.database = f"taxsite_bench_{self.run_id}"
         self.prefix = f"taxsite-bench-{self.run_id}"
@@ -598,7 +601,11 @@ class Bench:
         }
         env |= {
             "DJANGO_SETTINGS_MODULE": "taxsite.settings",
-            "DEBUG": "1",
+            # Production settings, as deployed (DEBUG=1 wraps every query for the debug page).
+            "DEBUG": "0",
+            "SECRET_KEY": self.secret_key,
+            "SECURE_SSL_REDIRECT": "0",
+            "STATIC_ROOT": str(self.static_root),
             "DATABASE_URL": f"postgres://postgres@{PG[0]}:{PG[1]}/{self.database}",
             "ASSISTANT_ENGINE": "chat",
             "OPENAI_API_KEY": "x",
@@ -654,6 +661,7 @@ class Bench:
             admin.execute(f'CREATE DATABASE "{self.database}"')
         self.database_created = True
         began = time.monotonic()
+        self.manage("collectstatic", "--noinput", "-v0")
         self.manage("migrate", "--noinput", "-v0")
         counts = self.conversations_needed()
         output = self.manage("shell", "-c", SETUP_SCRIPT % json.dumps(counts))
@@ -682,6 +690,7 @@ class Bench:
                 keys = list(client.scan_iter(match=f"{self.prefix}*", count=1000))
                 for at in range(0, len(keys), 500):
                     client.delete(*keys[at : at + 500])
+        shutil.rmtree(self.static_root, ignore_errors=True)
         if not self.options.keep_logs:
             for log in self.logs.glob("*.log"):
                 log.unlink()

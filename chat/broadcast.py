@@ -1,16 +1,15 @@
 """Turn listeners that send each change to every socket on the conversation.
 
 A delta push is a small JSON frame (new text, the blocks that changed, numbered), serialized
-once for all sockets; receipts, snapshots and the end are the whole bubble, as HTML.
+once for all sockets; receipts, snapshots and the end are the whole bubble, as HTML. Delivered
+by `chat.fanout`: straight to this process's sockets, through the channel layer to others'.
 """
 
 from typing import Any
 
-from channels.layers import get_channel_layer
-
 from chat import fragments
 from chat.db import db_async
-from chat.groups import conversation_group
+from chat.fanout import conversation_publish
 from chat.models import Message, ToolCall
 from chat.streaming import delta_frame
 from chat.turns import TurnUpdate
@@ -43,11 +42,10 @@ def frame_event(update: TurnUpdate) -> dict[str, Any]:
 
 class ConversationBroadcaster:
     def __init__(self, conversation_id: int) -> None:
-        self.group = conversation_group(conversation_id)
-        self.layer: Any = get_channel_layer()
+        self.conversation_id = conversation_id
 
     async def turn_changed(self, update: TurnUpdate) -> None:
-        await self.layer.group_send(self.group, {"type": "chat.fragment", **frame_event(update)})
+        await conversation_publish(self.conversation_id, frame_event(update))
 
 
 @db_async

@@ -20,6 +20,7 @@ from django.utils.translation import gettext_noop
 from chat import fragments, selectors, services, turns
 from chat.db import db_async
 from chat.engines import get_engine
+from chat.fanout import Fanout, conversation_publish, get_fanout
 from chat.groups import conversation_group, user_group
 from chat.models import Conversation, Message
 from chat.runner import turn_launch, turn_owner, turn_snapshot, turn_stop
@@ -69,6 +70,10 @@ class ConversationConsumer(AsyncWebsocketConsumer):
     conversation_id: int
     groups_joined: list[str]
     language: str = ""
+    fanout: Fanout | None = None
+    # Fragments that arrive while the catch-up is read: sent after it, so none goes missing
+    # between the database read and the first live frame, and none lands before the catch-up.
+    held: list[dict[str, Any]] | None = None
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # i18n: everything this socket renders or says is in its page's language.
@@ -114,6 +119,9 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             return
         await turn_owner()  # this process's turn runner: stops routed here, dead turns swept
         await self.accept()
+        self.held = []
+        self.fanout = get_fanout()
+        self.fanout.join(conversation_id, self)
         await self.catch_up(conversation, after=_after_from(self.scope.get("query_string", b"")))
 
     async def catch_up(self, conversation: Conversation, *, after: int | None) -> None:
@@ -127,6 +135,9 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             await self.send(
                 text_data=fragments.messages_appended((m, list(m.tool_calls.all())) for m in missed)
             )
+        held, self.held = self.held or [], None
+        for event in held:
+            await self.chat_fragment(event)
         target = await _streaming_target(conversation.pk)
         if target is not None:
             message_id, owner, lease_live = target
@@ -142,6 +153,8 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         user = self.scope["user"]
         if user.is_authenticated:
             socket_closed(user_id=user.pk, channel_name=self.channel_name)
+        if self.fanout is not None:
+            self.fanout.leave(self.conversation_id, self)
         for group in self.groups_joined:
             await self.channel_layer.group_discard(group, self.channel_name)
 
@@ -230,17 +243,10 @@ class ConversationConsumer(AsyncWebsocketConsumer):
                 + ("" if listed is None else fragments.sidebar(listed, conversation))
             )
         )
-        try:
-            await self.channel_layer.group_send(
-                conversation_group(self.conversation_id), {"type": "chat.fragment", **appended}
-            )
-            notice = ""
-        except Exception:
-            # The question is stored and will be answered; only live updates are lost.
-            logger.exception("Channel layer unavailable for conversation %s", self.conversation_id)
-            await self.send(text_data=appended["localized"][self.language])
-            notice = _(LAYER_DOWN)
-        await self.send(text_data=fragments.alert(notice))
+        # The question is stored and will be answered even if the channel layer is down; only
+        # other processes' tabs miss it, and this one says so.
+        published = await conversation_publish(self.conversation_id, appended)
+        await self.send(text_data=fragments.alert("" if published else _(LAYER_DOWN)))
         await turn_launch(
             conversation_id=self.conversation_id,
             message_id=started.assistant_message.pk,
@@ -265,14 +271,8 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         versions = fragments.localized(
             lambda: fragments.messages_versioned(versioned.replaced_ids, versioned.new_messages)
         )
-        try:
-            await self.channel_layer.group_send(
-                conversation_group(self.conversation_id), {"type": "chat.fragment", **versions}
-            )
-        except Exception:
-            logger.exception("Channel layer unavailable for conversation %s", self.conversation_id)
-            html = versions["localized"][self.language]
-            await self.send(text_data=html + fragments.alert(_(LAYER_DOWN)))
+        if not await conversation_publish(self.conversation_id, versions):
+            await self.send(text_data=fragments.alert(_(LAYER_DOWN)))
         await turn_launch(
             conversation_id=self.conversation_id,
             message_id=versioned.assistant_message.pk,
@@ -282,6 +282,14 @@ class ConversationConsumer(AsyncWebsocketConsumer):
     # --- Channel-layer messages (only the server sends these) --------------------------------
 
     async def chat_fragment(self, event: dict[str, Any]) -> None:
+        """A fragment for the conversation: handed over by this process's fanout, or through
+        the channel layer from another process (one this process's fanout sent is skipped:
+        it was handed over already)."""
+        if self.fanout is not None and event.get("origin") == self.fanout.origin:
+            return
+        if self.held is not None:
+            self.held.append(event)
+            return
         # i18n: rendered HTML comes in every language; delta frames need none.
         localized = event.get("localized") or {}
         await self.send(text_data=localized.get(self.language, event["html"]))

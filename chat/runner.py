@@ -21,6 +21,7 @@ from chat.broadcast import (
 )
 from chat.db import db_async
 from chat.engines.base import Engine
+from chat.fanout import get_fanout
 from chat.turns import (
     STOPPED_MESSAGE,
     TurnRun,
@@ -91,6 +92,10 @@ class TurnRunner:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    # redis-py turns a cancel during its read timeout into TimeoutError.
+                    raise asyncio.CancelledError from None
                 logger.exception("Turn channel %s unavailable; retrying", self.channel)
                 await asyncio.sleep(1)
                 continue
@@ -113,6 +118,9 @@ class TurnRunner:
         """Send one socket the answer exactly as it stands here (numbered), or as stored."""
         running = self.turns.get(message_id)
         snapshot = running[0].snapshot() if running else None
+        if snapshot is not None:
+            # A socket (maybe on another process) joins this answer: its frames must reach it.
+            get_fanout().forget_members(snapshot.message.conversation_id)
         # i18n: rendered in every language; the socket asking sends its reader's.
         if snapshot:
             event = frame_event(snapshot)

@@ -33,6 +33,7 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from chat.checkpoints import get_ledger, lease_until
 from chat.db import db_async
 from chat.engines.base import (
     Engine,
@@ -112,10 +113,6 @@ class StartedTurn:
     title_changed: bool
 
 
-def _lease_until() -> Any:
-    return timezone.now() + timedelta(seconds=settings.CHAT_TURN_LEASE_SECONDS)
-
-
 # --- Start ----------------------------------------------------------------------------------------
 
 
@@ -181,7 +178,7 @@ def turn_start(
                 engine=engine.name,
                 model_name=engine.model_name,
                 turn_owner=owner,
-                lease_expires_at=_lease_until(),
+                lease_expires_at=lease_until(),
             )
     except IntegrityError:
         raise TurnRejected(_(TURN_RUNNING_MESSAGE)) from None
@@ -239,23 +236,6 @@ def _load(message_id: int) -> _Loaded | None:
         return None
     history, user_text = _history(message.conversation, message)
     return _Loaded(message, message.conversation, history, user_text)
-
-
-@db_async
-def _checkpoint(message_id: int, text: str, reasoning: str) -> bool:
-    """Write the text so far and renew the lease; False if the answer was ended elsewhere."""
-    updated = Message.objects.filter(pk=message_id, status=Message.Status.STREAMING).update(
-        text=text, reasoning=reasoning, lease_expires_at=_lease_until(), updated_at=timezone.now()
-    )
-    return updated == 1
-
-
-@db_async
-def _renew_lease(message_id: int) -> bool:
-    updated = Message.objects.filter(pk=message_id, status=Message.Status.STREAMING).update(
-        lease_expires_at=_lease_until()
-    )
-    return updated == 1
 
 
 @db_async
@@ -356,8 +336,9 @@ class TurnRun:
         self._break_before_text = False
         self._tool_calls_refused = 0
         self._last_push = 0.0
-        self._last_write = time.monotonic()
+        self._checkpointed = 0  # characters of text and reasoning at the last checkpoint
         self._stop_requested = False
+        self._taken_over = False
         self._task: asyncio.Task[Any] | None = None
         self._finish_task: asyncio.Task[Message | None] | None = None
         self._question = ""
@@ -387,13 +368,16 @@ class TurnRun:
         """Stream the answer to its end; returns the stored answer (None if it was not saved)."""
         self._task = asyncio.current_task()
         ending = _Ending(Message.Status.INTERRUPTED, ENDED_UNEXPECTEDLY_MESSAGE)
-        lease_keeper = asyncio.create_task(self._keep_lease(), name=f"lease-{self.message_id}")
+        ledger = get_ledger()  # checkpoints the text and renews the lease while this runs
+        ledger.add(self)
         try:
             if self._stop_requested:
                 raise asyncio.CancelledError
             ending = await self._stream()
         except asyncio.CancelledError:
             ending = _Ending(Message.Status.INTERRUPTED, STOPPED_MESSAGE)
+            if self._taken_over:
+                ending = _Ending("", "")  # ended elsewhere: only tell the listener what is stored
             if self._task is not None:
                 while self._task.uncancel():
                     pass  # the stop is handled: the finish below must run to its end
@@ -403,7 +387,7 @@ class TurnRun:
             logger.exception("Turn %s crashed", self.message_id)
             ending = _Ending(Message.Status.ERROR, UNEXPECTED_MESSAGE)
         finally:
-            lease_keeper.cancel()
+            ledger.discard(self)
         return await self._finish_once(ending)
 
     async def _stream(self) -> _Ending:
@@ -471,11 +455,6 @@ class TurnRun:
         self._parts.append(text)
         self._pending.append(text)
         await self._pushed_soon()
-        now = time.monotonic()
-        if now - self._last_write >= settings.CHAT_CHECKPOINT_SECONDS:
-            self._last_write = now
-            if not await _checkpoint(self.message_id, self.text, self.reasoning):
-                raise TurnTakenOver
 
     async def run_tool(self, call_id: str, name: str, arguments: str) -> str:
         """Run a tool the model asked for; store its receipt; return the output for the model.
@@ -495,21 +474,23 @@ class TurnRun:
         await self._push(whole=True)
         return outcome.output
 
-    async def _keep_lease(self) -> None:
-        """Renew the lease while the provider is quiet (checkpoints renew it while text flows)."""
-        interval = settings.CHAT_TURN_LEASE_SECONDS / 3
-        while True:
-            await asyncio.sleep(interval)
-            if time.monotonic() - self._last_write < interval:
-                continue
-            self._last_write = time.monotonic()
-            try:
-                if not await _renew_lease(self.message_id):
-                    if self._task is not None and self._finish_task is None:
-                        self._task.cancel()  # ended elsewhere: stop streaming into nowhere
-                    return
-            except Exception:
-                logger.exception("Could not renew the lease of turn %s", self.message_id)
+    # -- checkpoints (written by the ledger, for all of the process's answers at once) --
+
+    def checkpoint_text(self) -> tuple[str, str] | None:
+        """The text and reasoning if they grew since the last checkpoint, else None."""
+        if self.message is None or self._finish_task is not None:
+            return None
+        size = sum(map(len, self._parts)) + sum(map(len, self._reasoning))
+        if size == self._checkpointed:
+            return None
+        self._checkpointed = size
+        return self.text, self.reasoning
+
+    def taken_over(self) -> None:
+        """The row was ended elsewhere (a stop with no live owner, a sweep): stop streaming."""
+        self._taken_over = True
+        if self._task is not None and self._finish_task is None:
+            self._task.cancel()
 
     # -- pushes --
 

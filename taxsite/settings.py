@@ -88,7 +88,10 @@ DATABASES = {
         # Persistent connections: every ORM call from async code goes through one thread per
         # process, and opening a PostgreSQL connection per call starved hundreds of streams.
         conn_max_age=env_int("DB_CONN_MAX_AGE", 300),
-        conn_health_checks=True,
+        # Off by default: Channels resets connections around every database call from async
+        # code, so a health check ran a `SELECT 1` before each of them, doubling the queries on
+        # the one database thread. A connection that broke fails one call and is then replaced.
+        conn_health_checks=env_bool("DB_CONN_HEALTH_CHECKS", default=False),
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

@@ -53,6 +53,8 @@ async def test_tax_question_streams_in_order_and_completes(alice: User, settings
     assert 'data-status="streaming"' in appended
     answer = await Message.objects.aget(conversation=conversation, role="assistant")
     frames = await receive_until(socket, is_finished_bubble(answer.pk))
+    assert 'id="chat-alert"' in frames[0]  # the alert area cleared: the question was taken
+    frames = frames[1:]
     assert "Tax calculation" in frames[0]  # the card comes before the text
     deltas = delta_frames(frames, answer.pk)
     assert len(deltas) >= 2  # the answer arrived in pieces

@@ -1,0 +1,119 @@
+"""A conversation's updates to its open sockets: this process's directly, others' by the layer.
+
+A streaming answer pushes up to twenty frames a second. Sent through the channel layer, every
+frame cost a layer message per socket (the in-memory layer also scans all its channels on each
+receive, Redis a few commands), and hundreds of answers at once starved the event loop. The
+process that writes an answer hands each frame straight to its own sockets on the conversation;
+the channel layer carries it only when a socket of the conversation is open somewhere else
+(another process or event loop), found from the conversation group's members, and then once,
+marked with this fanout's origin so that sockets that already have it skip it.
+
+Sockets still join the conversation's group on the channel layer: that is how other processes
+find them, and how control messages (a deleted conversation) reach them.
+"""
+
+import asyncio
+import logging
+import time
+import uuid
+from typing import Any, Protocol
+
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+
+from chat.groups import conversation_group
+
+logger = logging.getLogger(__name__)
+
+# How long the members of a conversation group read from Redis are trusted. A socket that opens
+# on another process within this time may miss frames; its page sees the gap and resyncs.
+MEMBERS_FRESH_SECONDS = 1.0
+
+
+class LocalSocket(Protocol):
+    channel_name: str
+
+    async def chat_fragment(self, event: dict[str, Any]) -> None: ...
+
+
+class Fanout:
+    def __init__(self, layer: Any) -> None:
+        self.layer = layer
+        self.origin = uuid.uuid4().hex
+        self.sockets: dict[int, set[LocalSocket]] = {}
+        self._members: dict[int, tuple[float, frozenset[str]]] = {}
+
+    def join(self, conversation_id: int, socket: LocalSocket) -> None:
+        self.sockets.setdefault(conversation_id, set()).add(socket)
+
+    def leave(self, conversation_id: int, socket: LocalSocket) -> None:
+        joined = self.sockets.get(conversation_id)
+        if joined is not None:
+            joined.discard(socket)
+            if not joined:
+                del self.sockets[conversation_id]
+
+    def forget_members(self, conversation_id: int) -> None:
+        """A socket elsewhere just asked about this conversation: read its members afresh."""
+        self._members.pop(conversation_id, None)
+
+    async def publish(self, conversation_id: int, event: dict[str, Any]) -> bool:
+        """Deliver `event` (a `chat.fragment`) to every socket on the conversation, in order.
+
+        False if the channel layer failed: this process's sockets have it, others may not.
+        """
+        message = {"type": "chat.fragment", **event}
+        local = self.sockets.get(conversation_id, ())
+        for socket in list(local):
+            try:
+                await socket.chat_fragment(message)
+            except Exception:  # one broken socket must not keep the frame from the others
+                logger.exception("Could not deliver to socket %s", socket.channel_name)
+        try:
+            if await self._others_listen(conversation_id, {s.channel_name for s in local}):
+                await self.layer.group_send(
+                    conversation_group(conversation_id), {**message, "origin": self.origin}
+                )
+        except Exception:
+            logger.exception("Channel layer unavailable for conversation %s", conversation_id)
+            return False
+        return True
+
+    async def _others_listen(self, conversation_id: int, here: set[str]) -> bool:
+        members = await self._group_members(conversation_id)
+        return members is None or not members <= here
+
+    async def _group_members(self, conversation_id: int) -> frozenset[str] | None:
+        """The channels in the conversation's group; None when the layer cannot tell."""
+        group = conversation_group(conversation_id)
+        if isinstance(self.layer, InMemoryChannelLayer):
+            return frozenset(self.layer.groups.get(group, ()))
+        group_key = getattr(self.layer, "_group_key", None)
+        if group_key is None:  # a layer we do not know: always send through it
+            return None
+        now = time.monotonic()
+        cached = self._members.get(conversation_id)
+        if cached is not None and now - cached[0] < MEMBERS_FRESH_SECONDS:
+            return cached[1]
+        # channels-redis (pinned in requirements.lock): a group is a sorted set of channels.
+        connection = self.layer.connection(self.layer.consistent_hash(group))
+        names = await connection.zrange(group_key(group), 0, -1)
+        members = frozenset(n.decode() for n in names)
+        self._members[conversation_id] = (now, members)
+        return members
+
+
+_fanouts: dict[tuple[int, int], Fanout] = {}
+
+
+def get_fanout() -> Fanout:
+    """The fanout of this event loop and channel layer (one of each under daphne)."""
+    layer = get_channel_layer()
+    key = (id(asyncio.get_running_loop()), id(layer))
+    fanout = _fanouts.get(key)
+    if fanout is None:
+        fanout = _fanouts[key] = Fanout(layer)
+    return fanout
+
+
+async def conversation_publish(conversation_id: int, event: dict[str, Any]) -> bool:
+    return await get_fanout().publish(conversation_id, event)
