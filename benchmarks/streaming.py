@@ -817,7 +817,7 @@ class Bench:
             return None
         folder.mkdir(parents=True, exist_ok=True)
         spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-        command = [spy, "record", "--nonblocking", "--format", "raw", "--rate", "200"]
+        command = [spy, "record", "--nonblocking", "--gil", "--format", "raw", "--rate", "200"]
         output = folder / f"{name}-{server.process.pid}.txt"
         return subprocess.Popen(  # noqa: S603 - our own fixed command line
             [*command, "--pid", str(server.process.pid), "-o", str(output)],

@@ -5,11 +5,12 @@ once for all sockets; receipts, snapshots and the end are the whole bubble, as H
 by `chat.fanout`: straight to this process's sockets, through the channel layer to others'.
 """
 
+from collections.abc import Collection
 from typing import Any
 
 from chat import fragments
 from chat.db import db_async
-from chat.fanout import conversation_publish
+from chat.fanout import conversation_languages, conversation_publish
 from chat.models import Message, ToolCall
 from chat.streaming import delta_frame
 from chat.turns import TurnUpdate
@@ -32,11 +33,12 @@ def update_frame(update: TurnUpdate) -> str:
     )
 
 
-def frame_event(update: TurnUpdate) -> dict[str, Any]:
-    """The group message of an update: a whole bubble in every language (each socket sends its
-    reader's), a delta frame (text and rendered Markdown, no words of ours) as it is."""
+def frame_event(update: TurnUpdate, languages: Collection[str] | None = None) -> dict[str, Any]:
+    """The group message of an update: a whole bubble in every language, or in `languages`
+    (each socket sends its reader's), a delta frame (text and rendered Markdown, no words of
+    ours) as it is."""
     if update.whole:
-        return fragments.localized(lambda: update_frame(update))
+        return fragments.localized(lambda: update_frame(update), languages)
     return {"html": update_frame(update)}
 
 
@@ -45,7 +47,8 @@ class ConversationBroadcaster:
         self.conversation_id = conversation_id
 
     async def turn_changed(self, update: TurnUpdate) -> None:
-        await conversation_publish(self.conversation_id, frame_event(update))
+        languages = await conversation_languages(self.conversation_id) if update.whole else None
+        await conversation_publish(self.conversation_id, frame_event(update, languages))
 
 
 @db_async

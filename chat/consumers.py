@@ -20,7 +20,7 @@ from django.utils.translation import gettext_noop
 from chat import fragments, selectors, services, turns
 from chat.db import db_async
 from chat.engines import get_engine
-from chat.fanout import Fanout, conversation_publish, get_fanout
+from chat.fanout import Fanout, conversation_languages, conversation_publish, get_fanout
 from chat.groups import conversation_group, user_group
 from chat.models import Conversation, Message
 from chat.runner import turn_launch, turn_owner, turn_snapshot, turn_stop
@@ -225,7 +225,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             return
         engine = get_engine()
         try:
-            started, listed = await _start_turn(
+            started, listed, context = await _start_turn(
                 self.scope["user"], self.conversation_id, text, engine, await turn_owner()
             )
         except turns.TurnRejected as rejected:
@@ -241,7 +241,8 @@ class ConversationConsumer(AsyncWebsocketConsumer):
                     [(started.user_message, []), (started.assistant_message, [])]
                 )
                 + ("" if listed is None else fragments.sidebar(listed, conversation))
-            )
+            ),
+            await conversation_languages(self.conversation_id),
         )
         # The question is stored and will be answered even if the channel layer is down; only
         # other processes' tabs miss it, and this one says so.
@@ -251,6 +252,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             conversation_id=self.conversation_id,
             message_id=started.assistant_message.pk,
             engine=engine,
+            context=context,
         )
 
     async def start_version(self, action: str, payload: dict[str, Any]) -> None:
@@ -269,7 +271,8 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             await self.send(text_data=fragments.alert(str(rejected)))
             return
         versions = fragments.localized(
-            lambda: fragments.messages_versioned(versioned.replaced_ids, versioned.new_messages)
+            lambda: fragments.messages_versioned(versioned.replaced_ids, versioned.new_messages),
+            await conversation_languages(self.conversation_id),
         )
         if not await conversation_publish(self.conversation_id, versions):
             await self.send(text_data=fragments.alert(_(LAYER_DOWN)))
@@ -371,15 +374,16 @@ def _owner_of(conversation_id: int, message_id: int) -> tuple[str, bool] | None:
 @db_async
 def _start_turn(
     user: Any, conversation_id: int, text: str, engine: Any, owner: str
-) -> tuple[turns.StartedTurn, list[Conversation] | None]:
+) -> tuple[turns.StartedTurn, list[Conversation] | None, turns.TurnContext]:
     """Start the turn; when the conversation just got its title, the person's conversations,
-    read here and rendered by the caller (not on the database thread)."""
+    read here and rendered by the caller (not on the database thread); and what the engine
+    needs, so the turn runs without another call."""
     conversation = selectors.conversation_get(user=user, conversation_id=conversation_id)
     if conversation is None:
         raise turns.TurnRejected(_("This conversation no longer exists."))
     started = turns.turn_start(conversation=conversation, text=text, engine=engine, owner=owner)
     listed = list(selectors.conversation_list(user=user)) if started.title_changed else None
-    return started, listed
+    return started, listed, turns.turn_context(started.assistant_message)
 
 
 @db_async

@@ -31,6 +31,7 @@ MEMBERS_FRESH_SECONDS = 1.0
 
 class LocalSocket(Protocol):
     channel_name: str
+    language: str
 
     async def chat_fragment(self, event: dict[str, Any]) -> None: ...
 
@@ -55,6 +56,17 @@ class Fanout:
     def forget_members(self, conversation_id: int) -> None:
         """A socket elsewhere just asked about this conversation: read its members afresh."""
         self._members.pop(conversation_id, None)
+
+    async def languages(self, conversation_id: int) -> frozenset[str] | None:
+        """The languages of the conversation's readers, so that a fragment is rendered only in
+        those; None (every language) when some read it on another process."""
+        local = self.sockets.get(conversation_id, ())
+        try:
+            if await self._others_listen(conversation_id, {s.channel_name for s in local}):
+                return None
+        except Exception:
+            return None  # publish will say the layer is down
+        return frozenset(s.language for s in local)
 
     async def publish(self, conversation_id: int, event: dict[str, Any]) -> bool:
         """Deliver `event` (a `chat.fragment`) to every socket on the conversation, in order.
@@ -117,3 +129,7 @@ def get_fanout() -> Fanout:
 
 async def conversation_publish(conversation_id: int, event: dict[str, Any]) -> bool:
     return await get_fanout().publish(conversation_id, event)
+
+
+async def conversation_languages(conversation_id: int) -> frozenset[str] | None:
+    return await get_fanout().languages(conversation_id)

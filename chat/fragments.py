@@ -5,7 +5,7 @@ element names another swap, so the partials need no flag to be sent: only the tr
 (swapped inside, keeping its scroll listener) and an append name theirs, in their templates.
 """
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any
 
 from django.conf import settings
@@ -15,11 +15,13 @@ from chat.models import Conversation, Message, ToolCall
 from taxsite.languages import in_every_language
 
 
-def localized(render: Callable[[], str]) -> dict[str, Any]:
-    """The fields of a group message carrying HTML in every language (i18n): each socket sends
-    its reader's (`localized[language]`); `html` is the site's default language."""
-    rendered = in_every_language(render)
-    return {"html": rendered[settings.LANGUAGE_CODE], "localized": rendered}
+def localized(render: Callable[[], str], only: Collection[str] | None = None) -> dict[str, Any]:
+    """The fields of a group message carrying HTML in every language (i18n), or in those of
+    `only` (the readers'): each socket sends its reader's (`localized[language]`); `html` is
+    the site's default language when rendered, else any."""
+    rendered = in_every_language(render, only)
+    default = rendered.get(settings.LANGUAGE_CODE) or next(iter(rendered.values()), "")
+    return {"html": default, "localized": rendered}
 
 
 def message_bubble(message: Message, tool_calls: Sequence[ToolCall], seq: int = 0) -> str:

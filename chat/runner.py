@@ -24,6 +24,7 @@ from chat.engines.base import Engine
 from chat.fanout import get_fanout
 from chat.turns import (
     STOPPED_MESSAGE,
+    TurnContext,
     TurnRun,
     turn_end_orphaned,
     turn_streaming_target,
@@ -58,12 +59,20 @@ class TurnRunner:
                 ]
         return self.channel
 
-    def launch(self, *, conversation_id: int, message_id: int, engine: Engine) -> TurnRun:
+    def launch(
+        self,
+        *,
+        conversation_id: int,
+        message_id: int,
+        engine: Engine,
+        context: TurnContext | None = None,
+    ) -> TurnRun:
         turn = TurnRun(
             message_id=message_id,
             engine=engine,
             listener=ConversationBroadcaster(conversation_id),
             owner=self.channel,
+            context=context,
         )
         task = asyncio.create_task(turn.run(), name=f"turn-{message_id}")
         self.turns[message_id] = (turn, task)
@@ -154,10 +163,14 @@ def get_runner() -> TurnRunner:
     return runner
 
 
-async def turn_launch(*, conversation_id: int, message_id: int, engine: Engine) -> TurnRun:
+async def turn_launch(
+    *, conversation_id: int, message_id: int, engine: Engine, context: TurnContext | None = None
+) -> TurnRun:
     runner = get_runner()
     await runner.start()
-    return runner.launch(conversation_id=conversation_id, message_id=message_id, engine=engine)
+    return runner.launch(
+        conversation_id=conversation_id, message_id=message_id, engine=engine, context=context
+    )
 
 
 async def turn_owner() -> str:

@@ -221,21 +221,30 @@ def _history(conversation: Conversation, before: Message) -> tuple[list[PastMess
 
 
 @dataclass
-class _Loaded:
+class TurnContext:
+    """A streaming answer and what its engine needs: read once, when the turn starts."""
+
     message: Message
     conversation: Conversation
     history: list[PastMessage]
     user_text: str
 
 
+def turn_context(message: Message) -> TurnContext:
+    """What the engine needs for this streaming answer (`message.conversation` loaded):
+    read in the same database call that started the turn, so a busy process does not queue
+    a second call before the first words."""
+    history, user_text = _history(message.conversation, message)
+    return TurnContext(message, message.conversation, history, user_text)
+
+
 @db_async
-def _load(message_id: int) -> _Loaded | None:
+def _load(message_id: int) -> TurnContext | None:
     """The answer and what the engine needs; None if the answer is no longer streaming."""
     message = Message.objects.select_related("conversation").get(pk=message_id)
     if message.status != Message.Status.STREAMING:
         return None
-    history, user_text = _history(message.conversation, message)
-    return _Loaded(message, message.conversation, history, user_text)
+    return turn_context(message)
 
 
 @db_async
@@ -308,13 +317,42 @@ def _receipts(message_id: int) -> list[ToolCall]:
 # --- Run ------------------------------------------------------------------------------------------
 
 
+class _Growing:
+    """Text that only grows, joined once per read (a push), not once per delta or per read."""
+
+    def __init__(self) -> None:
+        self._joined = ""
+        self._parts: list[str] = []
+        self._length = 0
+
+    def append(self, part: str) -> None:
+        self._parts.append(part)
+        self._length += len(part)
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __str__(self) -> str:
+        if self._parts:
+            self._joined += "".join(self._parts)
+            self._parts.clear()
+        return self._joined
+
+
 class TurnRun:
     """One streaming answer, run once by the process that owns it."""
 
     def __init__(
-        self, *, message_id: int, engine: Engine, listener: TurnListener, owner: str = ""
+        self,
+        *,
+        message_id: int,
+        engine: Engine,
+        listener: TurnListener,
+        owner: str = "",
+        context: TurnContext | None = None,
     ) -> None:
         self.message_id = message_id
+        self.context = context  # read when the turn started, else by the run
         self.engine = engine
         self.listener = listener
         self.owner = owner
@@ -322,8 +360,8 @@ class TurnRun:
         self.done = asyncio.Event()  # set once the finish has run (stored, listener told)
         self.message: Message | None = None
         self.tool_calls: list[ToolCall] = []
-        self._parts: list[str] = []
-        self._reasoning: list[str] = []
+        self._text = _Growing()
+        self._reasoning = _Growing()
         self._pending: list[str] = []
         self._pending_reasoning: list[str] = []
         self._blocks = BlockStream()
@@ -346,11 +384,11 @@ class TurnRun:
 
     @property
     def text(self) -> str:
-        return "".join(self._parts)
+        return str(self._text)
 
     @property
     def reasoning(self) -> str:
-        return "".join(self._reasoning)
+        return str(self._reasoning)
 
     # -- stop --
 
@@ -391,7 +429,8 @@ class TurnRun:
         return await self._finish_once(ending)
 
     async def _stream(self) -> _Ending:
-        loaded = await _load(self.message_id)
+        loaded = self.context or await _load(self.message_id)
+        self.context = None
         if loaded is None:
             raise TurnTakenOver
         self.message = loaded.message
@@ -450,9 +489,9 @@ class TurnRun:
         if self._break_before_text:
             # Text written before a tool call and text after it are separate paragraphs.
             self._break_before_text = False
-            if self._parts and not self.text.endswith(PARAGRAPH_BREAK):
+            if self._text and not self.text.endswith(PARAGRAPH_BREAK):
                 text = PARAGRAPH_BREAK + text.lstrip("\n")
-        self._parts.append(text)
+        self._text.append(text)
         self._pending.append(text)
         await self._pushed_soon()
 
@@ -469,7 +508,7 @@ class TurnRun:
         outcome = registry.run(name, arguments)
         receipt = await _save_receipt(self.message_id, call_id, arguments, outcome)
         self.tool_calls.append(receipt)
-        if self._parts:
+        if self._text:
             self._break_before_text = True
         await self._push(whole=True)
         return outcome.output
@@ -480,7 +519,7 @@ class TurnRun:
         """The text and reasoning if they grew since the last checkpoint, else None."""
         if self.message is None or self._finish_task is not None:
             return None
-        size = sum(map(len, self._parts)) + sum(map(len, self._reasoning))
+        size = len(self._text) + len(self._reasoning)
         if size == self._checkpointed:
             return None
         self._checkpointed = size

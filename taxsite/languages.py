@@ -1,7 +1,7 @@
 """The language a socket speaks, chosen by Django's own rule (the switch's cookie, then the
 browser's Accept-Language, then LANGUAGE_CODE), as LocaleMiddleware chooses it for a page."""
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from functools import cache
 from typing import Any
 
@@ -34,11 +34,15 @@ def script_words(language: str) -> dict[str, Any]:
     return view.get_catalog()
 
 
-def in_every_language(render: Callable[[], str]) -> dict[str, str]:
-    """`render()` once per language of the site: what a background task sends to sockets
-    whose readers may each speak another language."""
+def in_every_language(
+    render: Callable[[], str], only: Collection[str] | None = None
+) -> dict[str, str]:
+    """`render()` once per language of the site (or of `only`, the languages of the sockets
+    that will receive it): what a background task sends to readers who may each speak
+    another language."""
     rendered = {}
     for code, _name in settings.LANGUAGES:
-        with translation.override(code):
-            rendered[code] = render()
+        if only is None or code in only:
+            with translation.override(code):
+                rendered[code] = render()
     return rendered

@@ -14,7 +14,7 @@ _clients: dict[tuple[object, ...], "AsyncOpenAI"] = {}
 def openai_client() -> "AsyncOpenAI":
     # Imported on first use: importing an engine class (for its label) must not load the SDK.
     import httpx2
-    from openai import AsyncOpenAI
+    from openai import AsyncOpenAI, DefaultAioHttpClient
 
     # Keyed by the running loop too: an httpx pool belongs to the loop that opened it
     # (one loop under daphne; a fresh one per `manage.py ask` or test).
@@ -28,14 +28,18 @@ def openai_client() -> "AsyncOpenAI":
     client = _clients.get(key)
     if client is None:
         _clients.clear()
+        # Explicit: the SDK's default is 600 s, far too long for a person waiting.
+        timeout = httpx2.Timeout(
+            settings.OPENAI_TIMEOUT, connect=min(10.0, settings.OPENAI_TIMEOUT)
+        )
         client = AsyncOpenAI(
             api_key=settings.OPENAI_API_KEY or "unset",
             base_url=settings.OPENAI_BASE_URL or None,
-            # Explicit: the SDK's default is 600 s, far too long for a person waiting.
-            timeout=httpx2.Timeout(
-                settings.OPENAI_TIMEOUT, connect=min(10.0, settings.OPENAI_TIMEOUT)
-            ),
+            timeout=timeout,
             max_retries=settings.OPENAI_MAX_RETRIES,
+            # The SDK's aiohttp transport (the `aiohttp` extra): reading hundreds of streams at
+            # once cost a third of the CPU through the default one (httpcore2 on anyio).
+            http_client=DefaultAioHttpClient(timeout=timeout),
         )
         _clients[key] = client
     return client

@@ -77,6 +77,19 @@ def _retry_after(response: "httpx2.Response") -> float | None:
     return None
 
 
+def _refused(exc: BaseException) -> bool:
+    """A connection refused or a name not found, whatever the SDK calls it: its aiohttp
+    transport reports every connection error as a connect timeout."""
+    import aiohttp
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, aiohttp.ClientConnectorError | ConnectionRefusedError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def failure_from(exc: Exception, *, model: str, partial: bool) -> TurnFailed:
     """The TurnFailed for an exception raised by the SDK or the HTTP layer under it."""
     import httpx2
@@ -102,7 +115,7 @@ def failure_from(exc: Exception, *, model: str, partial: bool) -> TurnFailed:
         return TurnFailed(BAD_REQUEST, detail)
     if isinstance(exc, openai.InternalServerError | openai.APIStatusError):
         return TurnFailed(SERVER_ERROR, detail, interrupted=partial)
-    if isinstance(exc, openai.APITimeoutError | httpx2.TimeoutException):
+    if isinstance(exc, openai.APITimeoutError | httpx2.TimeoutException) and not _refused(exc):
         return TurnFailed(TIMED_OUT, detail, interrupted=partial)
     if isinstance(exc, openai.APIConnectionError | httpx2.TransportError):
         if partial:
