@@ -623,6 +623,8 @@ class TurnRun:
     async def _finish(self, ending: _Ending) -> Message | None:
         if self._flush is not None:
             self._flush.cancel()
+        # This run wrote the answer to its end: its receipts are all in self.tool_calls.
+        wrote_it_all = self.message is not None and bool(ending.status)
         fields: dict[str, Any] = {}
         if ending.status:
             fields = {
@@ -648,7 +650,7 @@ class TurnRun:
             await self._push()  # the last words, so the deltas add up to the whole text
             self.finished = True
             self.message = message
-            if not self.tool_calls:
+            if not wrote_it_all:
                 self.tool_calls = await _receipts(self.message_id)
             await self._push(finished=True)
         finally:

@@ -12,7 +12,6 @@ connection raises in the HTTP layer instead; a body with no framing ends cleanly
 """
 
 import json
-import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -33,7 +32,6 @@ MAX_WHOLE_BODY = 1_000_000
 
 
 _SKIP: tuple[str, Any] = ("", None)
-_LINE_END = re.compile(rb"\r\n|\r|\n")
 _SSE_STARTS = (b"data:", b"event:", b":")
 
 
@@ -61,39 +59,44 @@ class ServerEvent:
 
 @dataclass
 class _Decoder:
-    """Server-Sent Events as the HTML standard defines them, fed bytes in arbitrary pieces."""
+    """Server-Sent Events as the HTML standard defines them, fed bytes in arbitrary pieces.
 
-    buffer: bytearray = field(default_factory=bytearray)
+    Each piece is split into lines at once (CRLF, LF or CR, as `bytes.splitlines` does): a
+    stream delivers hundreds of pieces a second per answer, each usually a whole event.
+    """
+
+    buffer: bytes = b""
     event: str = ""
     data: list[str] = field(default_factory=list)
     # Lines that are neither fields nor comments (an HTML page, garbage): counted, not kept.
     stray_lines: int = 0
     first_stray: str = ""
+    # The last piece ended with CR: an LF starting the next one is the rest of a CRLF.
+    after_cr: bool = False
 
     def feed(self, chunk: bytes) -> list[ServerEvent]:
-        self.buffer += chunk
+        if self.after_cr and chunk[:1] == b"\n":
+            chunk = chunk[1:]
+        self.after_cr = False
+        pending = self.buffer + chunk if self.buffer else chunk
+        cut = max(pending.rfind(b"\n"), pending.rfind(b"\r"))
+        if cut < 0:
+            self.buffer = pending
+            return []
+        complete, self.buffer = pending[: cut + 1], pending[cut + 1 :]
+        self.after_cr = complete[-1:] == b"\r"
         events: list[ServerEvent] = []
-        while True:
-            line, found = self._next_line()
-            if not found:
-                return events
-            event = self._line(line)
+        for line in complete.splitlines():
+            event = self._line(line.decode("utf-8", errors="replace"))
             if event is not None:
                 events.append(event)
+        return events
 
     def finish(self) -> list[ServerEvent]:
         """The end of the body: a last line and event without their blank line still count."""
         events = self.feed(b"\n") if self.buffer else []
         last = self._line("")
         return [*events, last] if last is not None else events
-
-    def _next_line(self) -> tuple[str, bool]:
-        match = _LINE_END.search(self.buffer)
-        if match is None or (match.group() == b"\r" and match.end() == len(self.buffer)):
-            return "", False  # no line yet (a CR at the end may be the first half of a CRLF)
-        line = bytes(self.buffer[: match.start()]).decode("utf-8", errors="replace")
-        del self.buffer[: match.end()]
-        return line, True
 
     def _line(self, line: str) -> ServerEvent | None:
         if not line:
@@ -184,13 +187,20 @@ class WireStream:
                 yield payload
             return
         decoder = _Decoder()
-        async for chunk in _prepend(first, chunks):
-            for event in decoder.feed(chunk):
-                parsed = self._parse(event)
-                if parsed is None:
-                    return
-                if parsed is not _SKIP:
-                    yield parsed
+        pieces = [first]
+        while True:
+            for piece in pieces:
+                for event in decoder.feed(piece):
+                    parsed = self._parse(event)
+                    if parsed is None:
+                        return
+                    if parsed is not _SKIP:
+                        yield parsed
+            # Read here rather than through one more generator: this runs once per delta.
+            try:
+                pieces = [await anext(chunks)]
+            except StopAsyncIteration:
+                break
         for event in decoder.finish():
             parsed = self._parse(event)
             if parsed is None:
