@@ -8,8 +8,9 @@ import pytest
 from django.contrib.auth.models import User
 
 from chat import services
-from chat.consumers import CLOSE_FLOODING, CLOSE_TOO_MANY_SOCKETS, TOO_FAST, TOO_MANY_TABS
+from chat.consumers import CLOSE_TOO_MANY_SOCKETS, TOO_FAST, TOO_MANY_TABS
 from chat.models import Conversation, Message
+from chat.socket_limits import CLOSE_FLOODING
 from tests.helpers.sockets import (
     ORIGIN,
     frame,
