@@ -7,7 +7,7 @@ loop): behind N processes a person may hold at most N times the per-process numb
 import asyncio
 import logging
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
@@ -138,16 +138,35 @@ class OpenRateLimit:
     none, per client address), refused (4429 before accept: 403) without reading the session
     or the user from the database. A storm of reconnects then costs a handshake each, not two
     queries each; the per-person check in the consumer still counts all of a person's sessions.
+
+    A refusal is also held for CHAT_SOCKET_REFUSAL_SECONDS (up to CHAT_SOCKET_OPEN_BURST of
+    them at a time per session or address): a client that reconnects at once when refused then
+    reconnects once a second, not hundreds of times; a page's own reconnects back off longer.
     """
 
     def __init__(self, application: Any) -> None:
         self.application = application
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
-        if scope["type"] == "websocket" and not _open_allowed(_opener(scope)):
-            logger.warning("Socket from %s refused: opening sockets too fast", _client(scope))
-            return await _refuse(receive, send)
-        return await self.application(scope, receive, send)
+        if scope["type"] != "websocket":
+            return await self.application(scope, receive, send)
+        who = _opener(scope)
+        if _open_allowed(who):
+            return await self.application(scope, receive, send)
+        logger.warning("Socket from %s refused: opening sockets too fast", _client(scope))
+        if _held[who] < settings.CHAT_SOCKET_OPEN_BURST:
+            _held[who] += 1
+            try:
+                await asyncio.sleep(settings.CHAT_SOCKET_REFUSAL_SECONDS)
+            finally:
+                _held[who] -= 1
+                if not _held[who]:
+                    del _held[who]
+        return await _refuse(receive, send)
+
+
+# who -> refusals being held right now
+_held: Counter[Hashable] = Counter()
 
 
 def _opener(scope: dict[str, Any]) -> Hashable:

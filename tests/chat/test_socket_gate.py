@@ -74,6 +74,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "CHAT_FRAME_ABUSE_LIMIT": str(ABUSE_LIMIT),
         "CHAT_SOCKET_OPEN_BURST": "3",
         "CHAT_SOCKET_OPENS_PER_MINUTE": "1",
+        "CHAT_SOCKET_REFUSAL_SECONDS": "0.1",
     }
     manage = [sys.executable, "manage.py"]
     subprocess.run([*manage, "migrate", "--noinput", "-v0"], env=env, check=True, cwd=ROOT)
