@@ -1,6 +1,5 @@
 """ASGI entry point: HTTP through Django, WebSockets through Channels."""
 
-import gc
 import os
 import sys
 
@@ -34,11 +33,7 @@ application = refuse_while_unsafe(
     ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_application()})
 )
 
-if "daphne.server" in sys.modules:  # served by daphne
+if "daphne.server" in sys.modules:  # daphne may serve this (it is an installed app)
     from chat.socket_gate import install
 
     install()  # sockets are read within their frame budget
-    # What is loaded by now (Django, the app: ~100k objects) lives as long as the process: kept
-    # out of the collector's full passes, which otherwise walk all of it, stalling the event
-    # loop 25-75 ms each time a burst of sockets comes and goes (benchmarks/abuse.py, 2b).
-    gc.freeze()
