@@ -25,6 +25,7 @@ from chat.groups import conversation_group, user_group
 from chat.models import Conversation, Message
 from chat.runner import turn_launch, turn_owner, turn_snapshot, turn_stop
 from chat.socket_limits import (
+    CLOSE_FLOODING,
     FrameBudget,
     frames_waiting,
     socket_closed,
@@ -49,7 +50,6 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
 CLOSE_SESSION_ENDED = 4001
 CLOSE_TOO_MANY_SOCKETS = 4008
-CLOSE_FLOODING = 4429
 # The codes the page explains to the person; chat/views.py writes them onto the page for chat.js.
 CLOSE_CODES_SHOWN = {
     "signed_out": (CLOSE_SESSION_ENDED, CLOSE_UNAUTHENTICATED),

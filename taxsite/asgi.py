@@ -1,6 +1,7 @@
 """ASGI entry point: HTTP through Django, WebSockets through Channels."""
 
 import os
+import sys
 
 from django.core.asgi import get_asgi_application
 
@@ -14,17 +15,25 @@ from django.urls import re_path  # noqa: E402
 
 from accounts.guard import refuse_while_unsafe  # noqa: E402
 from chat.routing import websocket_urlpatterns  # noqa: E402
+from chat.socket_limits import OpenRateLimit  # noqa: E402
 from taxsite.origins import ExactOriginValidator, close_unrouted  # noqa: E402
 
 
 def websocket_application() -> object:
     """Sockets: the Origin must be exactly our own (scheme, host, port) or a trusted origin (a
-    missing or `null` Origin is refused); then the session's user is attached (consumers refuse
-    anonymous users themselves); a path we do not serve is closed quietly."""
+    missing or `null` Origin is refused); then a storm of opens from one session is refused
+    before the database is asked who it is (after the Origin check, so that another site cannot
+    spend someone's budget); then the session's user is attached (consumers refuse anonymous
+    users themselves); a path we do not serve is closed quietly."""
     routes = [*websocket_urlpatterns, re_path(r"", close_unrouted)]  # type: ignore[arg-type]
-    return ExactOriginValidator(AuthMiddlewareStack(URLRouter(routes)))
+    return ExactOriginValidator(OpenRateLimit(AuthMiddlewareStack(URLRouter(routes))))
 
 
 application = refuse_while_unsafe(
     ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_application()})
 )
+
+if "daphne.server" in sys.modules:  # daphne may serve this (it is an installed app)
+    from chat.socket_gate import install
+
+    install()  # sockets are read within their frame budget

@@ -299,6 +299,8 @@ CHAT_FRAME_ABUSE_LIMIT = env_int("CHAT_FRAME_ABUSE_LIMIT", 100)
 CHAT_FRAME_BACKLOG = env_int("CHAT_FRAME_BACKLOG", 200)
 CHAT_SOCKET_OPENS_PER_MINUTE = env_int("CHAT_SOCKET_OPENS_PER_MINUTE", 30)
 CHAT_SOCKET_OPEN_BURST = env_int("CHAT_SOCKET_OPEN_BURST", 20)
+# A refused open is answered after this long, so a client reconnecting at once is slowed down.
+CHAT_SOCKET_REFUSAL_SECONDS = env_float("CHAT_SOCKET_REFUSAL_SECONDS", 1.0)
 # How long a socket trusts its last session check (logout closes sockets at once anyway).
 CHAT_SESSION_RECHECK_SECONDS = env_float("CHAT_SESSION_RECHECK_SECONDS", 5.0)
 # Messages a socket catching up receives at most (older ones: "Load earlier" on the page).

@@ -8,8 +8,9 @@ import pytest
 from django.contrib.auth.models import User
 
 from chat import services
-from chat.consumers import CLOSE_FLOODING, CLOSE_TOO_MANY_SOCKETS, TOO_FAST, TOO_MANY_TABS
+from chat.consumers import CLOSE_TOO_MANY_SOCKETS, TOO_FAST, TOO_MANY_TABS
 from chat.models import Conversation, Message
+from chat.socket_limits import CLOSE_FLOODING
 from tests.helpers.sockets import (
     ORIGIN,
     frame,
@@ -84,6 +85,7 @@ async def test_a_storm_of_connects_is_refused_before_any_work(
 ) -> None:
     settings.CHAT_SOCKET_OPEN_BURST = 5
     settings.CHAT_SOCKET_OPENS_PER_MINUTE = 6
+    settings.CHAT_SOCKET_REFUSAL_SECONDS = 0
     conversation = await asyncio.to_thread(services.conversation_get_or_create_empty, owner=alice)
     cookie = await asyncio.to_thread(session_cookie, alice)
     outcomes = []

@@ -620,3 +620,25 @@ def test_static_files_from_disk_are_gzip_and_cached_like_the_apps(stack: Stack) 
     assert page.status == 200
     assert f"/static/{hashed}" in page.read().decode()
     connection.close()
+
+
+def test_a_storm_of_socket_opens_from_one_address_is_refused_by_nginx(stack: Stack) -> None:
+    """Defence in depth before daphne: `limit_req` on /ws/ (taxsite-proxy.conf), per address,
+    bursts of 40. From an address of its own, so that no other test shares the budget."""
+    statuses = []
+    for _ in range(50):
+        connection = https(stack, source="127.0.0.4")
+        connection.request(
+            "GET",
+            "/ws/conversations/1/",
+            headers={
+                "Upgrade": "websocket",
+                "Connection": "Upgrade",
+                "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+                "Sec-WebSocket-Version": "13",
+            },
+        )
+        statuses.append(connection.getresponse().status)
+        connection.close()
+    assert 429 not in statuses[:40]  # daphne answered these (403: no Origin, no session)
+    assert statuses[-1] == 429

@@ -1,0 +1,252 @@
+"""A frame flood on a real daphne (chat/socket_gate.py): the server reads a socket only within
+its frame budget, closes a flood with its reason and lets it go without reading the rest, and a
+storm of reconnects is refused before the database is asked who is connecting."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from websockets.sync.client import ClientConnection, connect
+
+from chat.consumers import TOO_FAST
+from chat.socket_limits import CLOSE_FLOODING
+from tests.helpers.paths import ROOT
+from tests.helpers.servers import free_port, wait_for_port
+
+PROBE = json.dumps({"action": "nothing"})
+BURST = 5
+ABUSE_LIMIT = 30
+DAPHNE_APP = "taxsite.asgi:application"
+
+
+@dataclass
+class Server:
+    port: int
+    cookies: dict[str, str]
+    conversations: dict[str, int]
+    log: Path
+
+    def url(self, name: str) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws/conversations/{self.conversations[name]}/"
+
+    def origin(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+ACCOUNTS = (
+    "import json\n"
+    "from django.conf import settings\n"
+    "from django.contrib.auth import get_user_model, SESSION_KEY, BACKEND_SESSION_KEY, "
+    "HASH_SESSION_KEY\n"
+    "from django.contrib.sessions.backends.db import SessionStore\n"
+    "from chat.models import Conversation\n"
+    "out = {}\n"
+    "for name in ('flooder', 'other', 'opener'):\n"
+    "    user = get_user_model().objects.create_user(name)\n"
+    "    session = SessionStore()\n"
+    "    session[SESSION_KEY] = str(user.pk)\n"
+    "    session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]\n"
+    "    session[HASH_SESSION_KEY] = user.get_session_auth_hash()\n"
+    "    session.create()\n"
+    "    out[name] = [session.session_key, Conversation.objects.create(owner=user).pk]\n"
+    "print('ACCOUNTS', json.dumps(out))\n"
+)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """`daphne taxsite.asgi:application`, as deployed, on its own SQLite file."""
+    workdir = tmp_path_factory.mktemp("gate")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("CHAT_", "DATABASE_"))},
+        "DJANGO_SETTINGS_MODULE": "taxsite.settings",
+        "DEBUG": "1",
+        "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}",
+        "ASSISTANT_ENGINE": "offline",
+        "CHAT_FRAME_BURST": str(BURST),
+        "CHAT_FRAME_ABUSE_LIMIT": str(ABUSE_LIMIT),
+        "CHAT_SOCKET_OPEN_BURST": "3",
+        "CHAT_SOCKET_OPENS_PER_MINUTE": "1",
+        "CHAT_SOCKET_REFUSAL_SECONDS": "0.1",
+    }
+    manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "migrate", "--noinput", "-v0"], env=env, check=True, cwd=ROOT)
+    out = subprocess.run(
+        [*manage, "shell", "-c", ACCOUNTS], env=env, check=True, cwd=ROOT, capture_output=True
+    ).stdout.decode()
+    found = json.loads(next(line for line in out.splitlines() if line[:9] == "ACCOUNTS ")[9:])
+    port = free_port()
+    log = workdir / "daphne.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), DAPHNE_APP],
+            env=env,
+            cwd=ROOT,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for_port(port, process)
+        yield Server(
+            port,
+            {name: f"sessionid={key}" for name, (key, _) in found.items()},
+            {name: conversation for name, (_, conversation) in found.items()},
+            log,
+        )
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def open_tab(server: Server, name: str) -> ClientConnection:
+    tab = connect(
+        server.url(name),
+        additional_headers=[("Cookie", server.cookies[name])],
+        origin=server.origin(),  # type: ignore[arg-type]
+        open_timeout=10,
+    )
+    assert 'id="messages"' in str(tab.recv(timeout=10))  # the catch-up
+    return tab
+
+
+def masked_frame(payload: bytes, opcode: int = 0x1) -> bytes:
+    assert len(payload) < 126
+    mask = b"\x01\x02\x03\x04"
+    masked = bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
+    return bytes([0x80 | opcode, 0x80 | len(payload)]) + mask + masked
+
+
+def masked_text_frame(text: str) -> bytes:
+    return masked_frame(text.encode())
+
+
+def raw_tab(server: Server, name: str) -> socket.socket:
+    """A socket opened by hand, so that it can flood without ever reading or answering."""
+    raw = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    raw.sendall(
+        (
+            f"GET /ws/conversations/{server.conversations[name]}/ HTTP/1.1\r\n"
+            f"Host: 127.0.0.1:{server.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+            f"Origin: {server.origin()}\r\nCookie: {server.cookies[name]}\r\n\r\n"
+        ).encode()
+    )
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += raw.recv(1)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return raw
+
+
+def frames_from(data: bytes) -> list[tuple[int, bytes]]:
+    """(opcode, payload) of each whole unmasked frame the server sent."""
+    frames = []
+    while len(data) >= 2:
+        length, start = data[1] & 0x7F, 2
+        if length == 126:
+            length, start = int.from_bytes(data[2:4], "big"), 4
+        elif length == 127:
+            length, start = int.from_bytes(data[2:10], "big"), 10
+        if len(data) < start + length:
+            break
+        frames.append((data[0] & 0x0F, data[start : start + length]))
+        data = data[start + length :]
+    return frames
+
+
+def flood_until_dropped(raw: socket.socket, flood: bytes) -> int:
+    """Send `flood` without ever reading; how much the server took before it hung up."""
+    raw.setblocking(False)
+    sent = 0
+    deadline = time.monotonic() + 30
+    while sent < len(flood) and time.monotonic() < deadline:
+        try:
+            sent += raw.send(flood[sent : sent + 65536])
+        except BlockingIOError:
+            time.sleep(0.01)
+        except OSError:  # reset: the server dropped the connection
+            break
+    return sent
+
+
+def test_a_flood_is_not_read_and_the_flooder_is_let_go(server: Server) -> None:
+    flooder = raw_tab(server, "flooder")
+    flood = masked_text_frame(PROBE) * 400_000  # 13 MB, far more than kernel buffers hold
+    # The server stops reading the flood, closes it, and drops the connection even though the
+    # flooder never answers the close: the sending ends without the flood having gone through.
+    assert flood_until_dropped(flooder, flood) < len(flood)
+    flooder.close()
+    # Another person is served as usual.
+    other = open_tab(server, "other")
+    other.send(PROBE)
+    assert "Unknown action." in str(other.recv(timeout=10))
+    other.close()
+
+
+def test_the_flooder_hears_why_and_the_burst_was_answered(server: Server) -> None:
+    flooder = raw_tab(server, "flooder")
+    flooder.sendall(masked_text_frame(PROBE) * (BURST + ABUSE_LIMIT + 50))
+    received = b""
+    flooder.settimeout(10)
+    while not any(opcode == 0x8 for opcode, _ in frames_from(received)):
+        chunk = flooder.recv(65536)
+        assert chunk, "closed without a close frame"
+        received += chunk
+    frames = frames_from(received)
+    texts = [payload.decode() for opcode, payload in frames if opcode == 0x1]
+    assert sum("Unknown action." in text for text in texts) == BURST
+    assert sum(TOO_FAST in text for text in texts) == 1
+    close = next(payload for opcode, payload in frames if opcode == 0x8)
+    assert int.from_bytes(close[:2], "big") == CLOSE_FLOODING
+    flooder.close()
+
+
+def test_frames_beyond_the_read_budget_wait_unread(server: Server) -> None:
+    """Pings are answered by the server itself, so they show what it reads: the read budget's
+    burst at once, then the rest only at its rate, however many wait."""
+    pinger = raw_tab(server, "other")
+    pinger.sendall(masked_frame(b"x", opcode=0x9) * 1000)
+    pongs = 0
+    pinger.settimeout(0.2)
+    until = time.monotonic() + 1.0
+    received = b""
+    while time.monotonic() < until:
+        try:
+            received += pinger.recv(65536)
+        except TimeoutError:
+            continue
+    pongs = sum(opcode == 0xA for opcode, _ in frames_from(received))
+    read_burst = BURST + ABUSE_LIMIT + 1  # socket_limits.read_budget()
+    assert read_burst <= pongs < 300  # not the 1,000 it was sent
+    pinger.close()
+
+
+def test_a_burst_within_budget_is_all_answered(server: Server) -> None:
+    tab = open_tab(server, "other")
+    for _ in range(BURST):
+        tab.send(PROBE)
+    answers = [str(tab.recv(timeout=10)) for _ in range(BURST)]
+    assert all("Unknown action." in answer for answer in answers)
+    tab.close()
+
+
+def test_a_storm_of_reconnects_is_refused_before_the_database(server: Server) -> None:
+    outcomes = []
+    for _ in range(6):
+        try:
+            open_tab(server, "opener").close()
+            outcomes.append("open")
+        except Exception as refused:  # websockets' InvalidStatus: 403
+            outcomes.append(type(refused).__name__)
+    assert outcomes[:3] == ["open"] * 3
+    assert outcomes[3:] == ["InvalidStatus"] * 3
+    # Refused by the session, before authentication reads who it is (the consumer would say
+    # "Socket of user ...").
+    assert "Socket from 127.0.0.1 refused: opening sockets too fast" in server.log.read_text()
