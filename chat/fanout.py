@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
+from chat.cancels import raise_if_cancelling
 from chat.groups import conversation_group
 
 logger = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ class Fanout:
             if await self._others_listen(conversation_id, {s.channel_name for s in local}):
                 return None
         except Exception:
+            raise_if_cancelling()
             return None  # publish will say the layer is down
         return frozenset(s.language for s in local)
 
@@ -79,6 +81,7 @@ class Fanout:
             try:
                 await socket.chat_fragment(message)
             except Exception:  # one broken socket must not keep the frame from the others
+                raise_if_cancelling()
                 logger.exception("Could not deliver to socket %s", socket.channel_name)
         try:
             if await self._others_listen(conversation_id, {s.channel_name for s in local}):
@@ -86,6 +89,7 @@ class Fanout:
                     conversation_group(conversation_id), {**message, "origin": self.origin}
                 )
         except Exception:
+            raise_if_cancelling()
             logger.exception("Channel layer unavailable for conversation %s", conversation_id)
             return False
         return True

@@ -19,6 +19,7 @@ from chat.broadcast import (
     frame_event,
     stored_bubble_event,
 )
+from chat.cancels import raise_if_cancelling
 from chat.db import db_async
 from chat.engines.base import Engine
 from chat.fanout import get_fanout
@@ -101,10 +102,7 @@ class TurnRunner:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                task = asyncio.current_task()
-                if task is not None and task.cancelling():
-                    # redis-py turns a cancel during its read timeout into TimeoutError.
-                    raise asyncio.CancelledError from None
+                raise_if_cancelling()
                 logger.exception("Turn channel %s unavailable; retrying", self.channel)
                 await asyncio.sleep(1)
                 continue

@@ -33,6 +33,7 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from chat.cancels import raise_if_cancelling
 from chat.checkpoints import get_ledger, lease_until
 from chat.db import db_async
 from chat.engines.base import (
@@ -411,7 +412,13 @@ class TurnRun:
         try:
             if self._stop_requested:
                 raise asyncio.CancelledError
-            ending = await self._stream()
+            try:
+                ending = await self._stream()
+            except TurnTakenOver:
+                raise
+            except Exception:
+                raise_if_cancelling()  # a Stop that a library turned into another error
+                raise
         except asyncio.CancelledError:
             ending = _Ending(Message.Status.INTERRUPTED, STOPPED_MESSAGE)
             if self._taken_over:
@@ -580,6 +587,7 @@ class TurnRun:
             try:
                 await self.listener.turn_changed(update)
             except Exception:  # a listener that fails must not lose the turn
+                raise_if_cancelling()  # nor swallow a Stop
                 logger.exception("Listener failed for message %s", self.message_id)
 
     def _render_blocks(self, delta: str) -> tuple[int, list[str]]:

@@ -33,3 +33,11 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 SERVESTATIC_USE_STATIC_ROOT = False
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, as in production (WAL, a busy timeout): Django's default in-memory test database
+    # shares one cache that locks whole tables and fails at once where a file waits its turn
+    # (a sweep in one thread while the checkpoints of another are written).
+    _TEST_DB_DIR = BASE_DIR / "test-artifacts"  # noqa: F405
+    _TEST_DB_DIR.mkdir(exist_ok=True)
+    DATABASES["default"]["TEST"] = {"NAME": str(_TEST_DB_DIR / f"test-db-{os.getpid()}.sqlite3")}

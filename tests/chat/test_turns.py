@@ -4,12 +4,13 @@ conversation for the next question."""
 import asyncio
 import json
 import threading
+import time
 from collections.abc import AsyncGenerator
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 
 from chat import services, turns
 from chat.engines.base import EngineEvent, TextDelta, TurnDone, TurnRequest, UsageReported
@@ -212,6 +213,38 @@ async def test_a_live_answer_is_never_swept(alice: User, settings: Any) -> None:
     assert (await Message.objects.aget(pk=started.assistant_message.pk)).status == "interrupted"
 
 
+async def test_a_stop_that_a_library_turns_into_another_error_still_stops(alice: User) -> None:
+    """redis-py turns a cancel during one of its reads into TimeoutError; a push waiting on
+    Redis when Stop is pressed must not swallow the Stop."""
+    started = await asyncio.to_thread(start, alice)
+    pushing = asyncio.Event()
+
+    class RedisLikeListener(RecordingListener):
+        async def turn_changed(self, update: turns.TurnUpdate) -> None:
+            await super().turn_changed(update)
+            if update.finished:
+                return
+            pushing.set()
+            try:
+                await asyncio.sleep(30)  # a slow read from the channel layer
+            except asyncio.CancelledError:
+                raise TimeoutError("Timeout reading from 127.0.0.1:6379") from None
+
+    engine = ScriptedEngine([TextDelta("So far"), TextDelta(" and more")], hang=True)
+    turn = turns.TurnRun(
+        message_id=started.assistant_message.pk, engine=engine, listener=RedisLikeListener()
+    )
+    task = asyncio.create_task(turn.run())
+    await asyncio.wait_for(pushing.wait(), 5)
+    turn.stop()
+    await asyncio.wait({task}, timeout=5)  # not wait_for: its own cancel would stop the turn
+    assert task.done(), "the Stop was swallowed: the answer is still being written"
+    message = task.result()
+    assert message is not None
+    assert (message.status, message.status_notice) == ("interrupted", turns.STOPPED_MESSAGE)
+    await assert_free(message.conversation_id)
+
+
 # --- Faults inside the turn: the finish still happens -------------------------------------------
 
 
@@ -345,17 +378,24 @@ async def test_a_checkpoint_that_finds_the_answer_ended_elsewhere_stops_the_turn
     started = await asyncio.to_thread(start, alice)
     ended = asyncio.Event()
 
+    def end_elsewhere() -> None:
+        # The in-memory test database locks whole tables: wait out a checkpoint being written.
+        for _ in range(100):
+            try:
+                turns.turn_end_orphaned(
+                    message_id=started.assistant_message.pk, error="ended by a sweep"
+                )
+                return
+            except OperationalError:
+                time.sleep(0.01)
+
     class Endless(ScriptedEngine):
         async def stream(self, request: TurnRequest) -> AsyncGenerator[EngineEvent, None]:
             for _ in range(10_000):
                 yield TextDelta("w ")
                 await asyncio.sleep(0.005)
                 if not ended.is_set():
-                    await asyncio.to_thread(
-                        turns.turn_end_orphaned,
-                        message_id=started.assistant_message.pk,
-                        error="ended by a sweep",
-                    )
+                    await asyncio.to_thread(end_elsewhere)
                     ended.set()
             yield TurnDone()
 
