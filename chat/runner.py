@@ -88,6 +88,11 @@ class TurnRunner:
         task.add_done_callback(forget)
         return turn
 
+    def running(self) -> list[int]:
+        """The answers this runner is writing now (read from the database thread too: copying
+        a dict's items is atomic under the GIL)."""
+        return [pk for pk, (turn, _) in list(self.turns.items()) if not turn.finished]
+
     def stop_here(self, message_id: int) -> bool:
         running = self.turns.get(message_id)
         if running is None:
@@ -139,8 +144,7 @@ class TurnRunner:
         while True:
             await asyncio.sleep(settings.CHAT_TURN_SWEEP_SECONDS)
             try:
-                alive = [pk for pk, (turn, _) in self.turns.items() if not turn.finished]
-                for message in await db_async(turn_sweep)(alive=alive):
+                for message in await db_async(turn_sweep)(alive=self.running):
                     await broadcast_message(message.pk)
             except asyncio.CancelledError:
                 raise

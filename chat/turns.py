@@ -18,7 +18,7 @@ Stopping from a socket is routed to the owning process by `chat.runner.turn_stop
 import asyncio
 import logging
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import timedelta
@@ -728,19 +728,22 @@ def turn_end_orphaned(*, message_id: int, error: str, only_if_expired: bool = Fa
     )
 
 
-def turn_sweep(*, alive: Collection[int] = ()) -> list[Message]:
+def turn_sweep(*, alive: Callable[[], Collection[int]] = tuple) -> list[Message]:
     """End every streaming answer whose lease expired (its process is gone); returns them.
 
     Live answers are never touched: their owner renews the lease well within its length, and a
-    process never sweeps the answers it knows it is running (`alive`), however late its renewals
-    are under load.
+    process never sweeps the answers it is running (`alive()`), however late its renewals are
+    under load. `alive` is asked here, when the sweep runs: a list taken when the sweep was
+    queued would miss the answers started while it waited for the database thread (at 500
+    answers at once, a wait of over ten seconds, and the process swept its own live answers).
     """
     candidates = list(
         Message.objects.filter(status=Message.Status.STREAMING)
         .filter(_expired())
-        .exclude(pk__in=list(alive))
         .values_list("pk", flat=True)
     )
+    running = set(alive())
+    candidates = [pk for pk in candidates if pk not in running]
     swept = [
         pk
         for pk in candidates
