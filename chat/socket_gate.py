@@ -10,6 +10,8 @@ socket only as fast as its read budget (socket_limits.read_budget: what the cons
 judge it) and otherwise stops reading it, which makes the kernel push back on the sender; and a
 socket the consumer closed for flooding is dropped at once, its unread frames never parsed.
 
+It also sends each frame at once (TCP_NODELAY), as asyncio servers do.
+
 Installed by taxsite/asgi.py when daphne serves (`daphne` and daphne's `runserver`); under any
 other server the consumer's own limits still apply, at a parse per frame.
 """
@@ -32,6 +34,11 @@ class GatedWebSocketProtocol(WebSocketProtocol):  # type: ignore[misc]  # daphne
 
     def connectionMade(self) -> None:
         freeze_startup_objects()
+        # Twisted leaves Nagle's algorithm on (asyncio turns it off): a small frame sent right
+        # after another waited for the browser's delayed ACK, up to 40 ms before first words.
+        set_no_delay = getattr(self.transport, "setTcpNoDelay", None)
+        if set_no_delay is not None:
+            set_no_delay(True)
         super().connectionMade()
 
     def consumeData(self) -> None:
