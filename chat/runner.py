@@ -140,12 +140,16 @@ class TurnRunner:
             event = await stored_bubble_event(message_id)
         await self.layer.send(reply_to, {"type": "chat.fragment", **event})
 
+    async def sweep_once(self) -> None:
+        """End the answers of dead processes and tell their tabs; never this runner's own."""
+        for message in await db_async(turn_sweep)(alive=self.running):
+            await broadcast_message(message.pk)
+
     async def _sweep_periodically(self) -> None:
         while True:
             await asyncio.sleep(settings.CHAT_TURN_SWEEP_SECONDS)
             try:
-                for message in await db_async(turn_sweep)(alive=self.running):
-                    await broadcast_message(message.pk)
+                await self.sweep_once()
             except asyncio.CancelledError:
                 raise
             except Exception:

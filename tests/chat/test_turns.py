@@ -9,13 +9,17 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 import pytest
+from channels.layers import get_channel_layer
 from django.contrib.auth.models import User
 from django.db import OperationalError, connection, transaction
+from django.utils import timezone
 
 from chat import services, turns
+from chat.db import db_async
 from chat.engines.base import EngineEvent, TextDelta, TurnDone, TurnRequest, UsageReported
 from chat.engines.offline import OfflineEngine
 from chat.models import Conversation, Message
+from chat.runner import TurnRunner
 from tests.helpers.engines import ScriptedEngine
 from tests.helpers.sockets import (
     ORIGIN,
@@ -174,6 +178,37 @@ async def test_stop_for_an_answer_whose_process_is_gone_ends_it_at_once(alice: U
     await first.disconnect()
     await second.disconnect()
     await assert_free(conversation.pk)
+
+
+async def test_a_sweep_that_waited_for_the_database_spares_answers_started_meanwhile(
+    alice: User,
+) -> None:
+    """Under load the sweep waits behind turn starts on the one database thread: the answers
+    it spares are the ones running when it runs, not when it was queued (at 500 answers at
+    once a process ended 239 of its own live answers)."""
+    started = await asyncio.to_thread(start, alice)
+    answer_id = started.assistant_message.pk
+    # Its lease lapsed while renewals queued behind other work.
+    await asyncio.to_thread(
+        Message.objects.filter(pk=answer_id).update, lease_expires_at=timezone.now()
+    )
+    runner = TurnRunner(get_channel_layer())
+    busy, free = threading.Event(), threading.Event()
+
+    def other_work() -> None:  # what holds the database thread: say, 500 turn starts
+        busy.set()
+        free.wait(5)
+
+    blocker = asyncio.ensure_future(db_async(other_work)())
+    await asyncio.to_thread(busy.wait, 5)
+    sweep = asyncio.ensure_future(runner.sweep_once())  # queued behind it
+    await asyncio.sleep(0.05)
+    # Meanwhile this process starts running the answer.
+    turn = turns.TurnRun(message_id=answer_id, engine=OfflineEngine(), listener=RecordingListener())
+    runner.turns[answer_id] = (turn, blocker)
+    free.set()
+    await asyncio.gather(blocker, sweep)
+    assert (await Message.objects.aget(pk=answer_id)).status == "streaming"
 
 
 async def test_the_sweep_of_a_serving_process_ends_a_dead_owners_answer_and_tells_the_tabs(
