@@ -63,7 +63,7 @@ class Fanout:
         those; None (every language) when some read it on another process."""
         local = self.sockets.get(conversation_id, ())
         try:
-            if await self._others_listen(conversation_id, {s.channel_name for s in local}):
+            if await self._others_listen(conversation_id):
                 return None
         except Exception:
             raise_if_cancelling()
@@ -84,7 +84,7 @@ class Fanout:
                 raise_if_cancelling()
                 logger.exception("Could not deliver to socket %s", socket.channel_name)
         try:
-            if await self._others_listen(conversation_id, {s.channel_name for s in local}):
+            if await self._others_listen(conversation_id):
                 await self.layer.group_send(
                     conversation_group(conversation_id), {**message, "origin": self.origin}
                 )
@@ -94,7 +94,9 @@ class Fanout:
             return False
         return True
 
-    async def _others_listen(self, conversation_id: int, here: set[str]) -> bool:
+    async def _others_listen(self, conversation_id: int) -> bool:
+        """Whether a socket of the conversation is open anywhere but in this fanout."""
+        here = {s.channel_name for s in self.sockets.get(conversation_id, ())}
         members = await self._group_members(conversation_id)
         return members is None or not members <= here
 

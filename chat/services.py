@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from chat import selectors, turns
+from chat.checkpoints import lease_until
 from chat.engines.base import Engine
 from chat.models import Conversation, Message
 
@@ -171,8 +172,7 @@ def message_regenerate(
                 engine=engine.name,
                 model_name=engine.model_name,
                 turn_owner=owner,
-                lease_expires_at=timezone.now()
-                + timedelta(seconds=settings.CHAT_TURN_LEASE_SECONDS),
+                lease_expires_at=lease_until(),
                 version_of_id=root_id,
                 version_number=number,
             )
