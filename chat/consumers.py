@@ -32,6 +32,7 @@ from chat.socket_limits import (
     socket_open_allowed,
     socket_opened,
 )
+from chat.start_batches import Ask, get_start_batcher
 from taxsite.languages import language_from_scope
 
 logger = logging.getLogger(__name__)
@@ -224,14 +225,21 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             await self.send(text_data=fragments.alert(_("Type a message first.")))
             return
         engine = get_engine()
+        ask = Ask(
+            self.scope["user"],
+            self.conversation_id,
+            text,
+            engine,
+            await turn_owner(),
+            translation.get_language(),
+        )
         try:
-            started, listed, context = await _start_turn(
-                self.scope["user"], self.conversation_id, text, engine, await turn_owner()
-            )
+            start = await get_start_batcher().start(ask)
         except turns.TurnRejected as rejected:
             # Give the text back so that nothing the person typed is lost.
             await self.send(text_data=fragments.alert(str(rejected)) + fragments.composer(text))
             return
+        started, listed, context = start.turn, start.listed, start.context
         # Every tab on the conversation (all the owner's) gets the question, and the new title,
         # each in its own language (i18n).
         conversation = started.user_message.conversation
@@ -369,21 +377,6 @@ def _streaming_target(conversation_id: int) -> tuple[int, str, bool] | None:
 @db_async
 def _owner_of(conversation_id: int, message_id: int) -> tuple[str, bool] | None:
     return turns.turn_owner_of(conversation_id=conversation_id, message_id=message_id)
-
-
-@db_async
-def _start_turn(
-    user: Any, conversation_id: int, text: str, engine: Any, owner: str
-) -> tuple[turns.StartedTurn, list[Conversation] | None, turns.TurnContext]:
-    """Start the turn; when the conversation just got its title, the person's conversations,
-    read here and rendered by the caller (not on the database thread); and what the engine
-    needs, so the turn runs without another call."""
-    conversation = selectors.conversation_get(user=user, conversation_id=conversation_id)
-    if conversation is None:
-        raise turns.TurnRejected(_("This conversation no longer exists."))
-    started = turns.turn_start(conversation=conversation, text=text, engine=engine, owner=owner)
-    listed = list(selectors.conversation_list(user=user)) if started.title_changed else None
-    return started, listed, turns.turn_context(started.assistant_message)
 
 
 @db_async

@@ -3,6 +3,7 @@
 A deleted conversation is gone for its owner: no selector here returns it or its messages.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AnonymousUser, User
@@ -20,22 +21,49 @@ MAX_WINDOW_MESSAGES = 500
 SEARCH_RESULTS = 20
 
 
+def _live() -> QuerySet[Conversation]:
+    return Conversation.objects.filter(deleted_at__isnull=True)
+
+
 def _owned(user: AnyUser) -> QuerySet[Conversation]:
-    return Conversation.objects.filter(owner_id=user.pk, deleted_at__isnull=True)
+    return _live().filter(owner_id=user.pk)
+
+
+def _listed(conversations: QuerySet[Conversation]) -> QuerySet[Conversation]:
+    """Those with at least one message, newest first: the sidebar."""
+    has_messages = Exists(Message.objects.filter(conversation=OuterRef("pk")))
+    return conversations.filter(has_messages).order_by("-updated_at")
 
 
 def conversation_list(*, user: AnyUser) -> QuerySet[Conversation]:
     """The person's conversations that have at least one message, newest first."""
     if not user.is_authenticated:
         return Conversation.objects.none()
-    has_messages = Exists(Message.objects.filter(conversation=OuterRef("pk")))
-    return _owned(user).filter(has_messages).order_by("-updated_at")
+    return _listed(_owned(user))
+
+
+def conversation_lists(*, users: Sequence[AnyUser]) -> dict[int, list[Conversation]]:
+    """`conversation_list` of several people at once (one query), by user id."""
+    lists: dict[int, list[Conversation]] = {user.pk: [] for user in users if user.is_authenticated}
+    for conversation in _listed(_live().filter(owner_id__in=lists)):
+        lists[conversation.owner_id].append(conversation)
+    return lists
 
 
 def conversation_get(*, user: AnyUser, conversation_id: int) -> Conversation | None:
     if not user.is_authenticated:
         return None
     return _owned(user).filter(pk=conversation_id).first()
+
+
+def conversations_get(*, asks: Sequence[tuple[AnyUser, int]]) -> list[Conversation | None]:
+    """`conversation_get` for several (person, conversation id) pairs at once (one query)."""
+    owners = {user.pk for user, _ in asks if user.is_authenticated}
+    found = {
+        (conversation.owner_id, conversation.pk): conversation
+        for conversation in _live().filter(owner_id__in=owners, pk__in={i for _, i in asks})
+    }
+    return [found.get((user.pk, i)) if user.is_authenticated else None for user, i in asks]
 
 
 def _with_receipts(messages: QuerySet[Message]) -> QuerySet[Message]:

@@ -18,17 +18,18 @@ Stopping from a socket is routed to the owning process by `chat.runner.turn_stop
 import asyncio
 import logging
 import time
+from collections import defaultdict
 from collections.abc import Callable, Collection, Sequence
-from contextlib import aclosing
+from contextlib import AbstractContextManager, aclosing, nullcontext
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from math import ceil
 from typing import Any, Protocol
 
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -122,38 +123,28 @@ def _title_from(text: str) -> str:
     return title_from_question(text)
 
 
-def _check_rate(owner_id: int) -> None:
-    """At most CHAT_RATE_LIMIT_TURNS questions per person per window, counted in the database
-    so that every process and tab shares one budget."""
-    window = timedelta(seconds=settings.CHAT_RATE_LIMIT_WINDOW_SECONDS)
-    since = timezone.now() - window
-    recent = list(
-        Message.objects.filter(
-            conversation__owner_id=owner_id, role=Message.Role.USER, created_at__gte=since
-        )
-        .order_by("-created_at")
-        .values_list("created_at", flat=True)[: settings.CHAT_RATE_LIMIT_TURNS]
-    )
-    if len(recent) >= settings.CHAT_RATE_LIMIT_TURNS:
-        wait = (recent[-1] + window - timezone.now()).total_seconds()
-        raise TurnRejected(too_fast_message(wait))
+@dataclass(frozen=True)
+class StartRequest:
+    """A question to start a turn with, in a conversation already checked to be the asker's."""
+
+    conversation: Conversation
+    text: str
+    engine: Engine
+    owner: str = ""
+    # The asker's language, for a refusal written while other people's starts are written too.
+    language: str | None = None
+
+    def in_language(self) -> AbstractContextManager[None]:
+        return in_language(self.language)
 
 
-def too_fast_message(wait: float) -> str:
-    """The refusal of a question past the rate limit, in the active language."""
-    return _(
-        "You are sending questions faster than we can answer. Try again in {seconds} s."
-    ).format(seconds=ceil(wait))
+def in_language(language: str | None) -> AbstractContextManager[None]:
+    """Words for one asker, written in a batch of several people's starts."""
+    return translation.override(language) if language else nullcontext()
 
 
-def turn_start(
-    *, conversation: Conversation, text: str, engine: Engine, owner: str = ""
-) -> StartedTurn:
-    """Store the person's message and an empty streaming answer owned by `owner`, or refuse.
-
-    The person's message is stored here, before any provider is called. The database refuses a
-    second streaming answer in the same conversation, so two tabs cannot start two turns.
-    """
+def _cleaned(text: str) -> str:
+    """The question as stored, or TurnRejected saying what is wrong with it."""
     # NUL is never meaningful in a message, and PostgreSQL cannot store it in text.
     text = text.replace("\x00", "").strip()
     if not text:
@@ -166,44 +157,144 @@ def turn_start(
                 limit=number_format(limit, force_grouping=True),
             )
         )
-    _check_rate(conversation.owner_id)
-    try:
-        with transaction.atomic():
-            user_message = Message.objects.create(
-                conversation=conversation, role=Message.Role.USER, text=text
-            )
-            assistant_message = Message.objects.create(
-                conversation=conversation,
-                role=Message.Role.ASSISTANT,
-                status=Message.Status.STREAMING,
-                engine=engine.name,
-                model_name=engine.model_name,
-                turn_owner=owner,
-                lease_expires_at=lease_until(),
-            )
-    except IntegrityError:
-        raise TurnRejected(_(TURN_RUNNING_MESSAGE)) from None
-    title_changed = not conversation.title
-    if title_changed:
-        conversation.title = _title_from(text)
-    if not conversation.provider_thread_id:
-        conversation.thread_scope = engine.thread_scope
-    conversation.save(update_fields=["title", "thread_scope", "updated_at"])
-    return StartedTurn(user_message, assistant_message, title_changed)
+    return text
+
+
+def _recent_questions(owner_ids: Collection[int], since: datetime) -> dict[int, list[datetime]]:
+    """When each person asked within the rate window, newest first: counted in the database so
+    that every process and tab shares one budget."""
+    asked: dict[int, list[datetime]] = defaultdict(list)
+    rows = Message.objects.filter(
+        conversation__owner_id__in=owner_ids, role=Message.Role.USER, created_at__gte=since
+    ).values_list("conversation__owner_id", "created_at")
+    for owner_id, created_at in rows:
+        asked[owner_id].append(created_at)
+    for times in asked.values():
+        times.sort(reverse=True)
+    return asked
+
+
+def _too_fast(asked: list[datetime], now: datetime) -> TurnRejected | None:
+    """At most CHAT_RATE_LIMIT_TURNS questions per person per window."""
+    window = timedelta(seconds=settings.CHAT_RATE_LIMIT_WINDOW_SECONDS)
+    counted = asked[: settings.CHAT_RATE_LIMIT_TURNS]
+    if len(counted) < settings.CHAT_RATE_LIMIT_TURNS:
+        return None
+    return TurnRejected(too_fast_message((counted[-1] + window - now).total_seconds()))
+
+
+def too_fast_message(wait: float) -> str:
+    """The refusal of a question past the rate limit, in the active language."""
+    return _(
+        "You are sending questions faster than we can answer. Try again in {seconds} s."
+    ).format(seconds=ceil(wait))
+
+
+def turn_start(
+    *, conversation: Conversation, text: str, engine: Engine, owner: str = ""
+) -> StartedTurn:
+    """Store the person's message and an empty streaming answer owned by `owner`, or refuse
+    (TurnRejected). See `turns_start`."""
+    started = turns_start([StartRequest(conversation, text, engine, owner)])[0]
+    if isinstance(started, TurnRejected):
+        raise started
+    return started
+
+
+def turns_start(requests: Sequence[StartRequest]) -> list[StartedTurn | TurnRejected]:
+    """Start turns, each stored or refused: the starts a busy process gathered, written
+    together in one transaction (a few statements, however many there are).
+
+    The person's message is stored here, before any provider is called. The database refuses a
+    second streaming answer in the same conversation, so two tabs cannot start two turns: the
+    conversations already answering are read first, and if another process started one
+    meanwhile, each start is tried again alone.
+    """
+    results: list[StartedTurn | TurnRejected | None] = [None] * len(requests)
+    texts: dict[int, str] = {}
+    for index, request in enumerate(requests):
+        try:
+            with request.in_language():
+                texts[index] = _cleaned(request.text)
+        except TurnRejected as rejected:
+            results[index] = rejected
+    now = timezone.now()
+    since = now - timedelta(seconds=settings.CHAT_RATE_LIMIT_WINDOW_SECONDS)
+    asked = _recent_questions({requests[i].conversation.owner_id for i in texts}, since)
+    answering = set(
+        Message.objects.filter(
+            conversation_id__in={requests[i].conversation.pk for i in texts},
+            status=Message.Status.STREAMING,
+        ).values_list("conversation_id", flat=True)
+    )
+    accepted: list[int] = []
+    for index in texts:
+        conversation = requests[index].conversation
+        owner_asked = asked[conversation.owner_id]
+        with requests[index].in_language():
+            results[index] = _too_fast(owner_asked, now)
+            if results[index] is None and conversation.pk in answering:
+                results[index] = TurnRejected(_(TURN_RUNNING_MESSAGE))
+        if results[index] is None:
+            answering.add(conversation.pk)
+            owner_asked.insert(0, now)  # counts against the person's next start in this batch
+            accepted.append(index)
+    if accepted:
+        try:
+            with transaction.atomic():
+                stored = _store_starts([(requests[i], texts[i]) for i in accepted])
+        except IntegrityError:
+            if len(accepted) == 1:
+                with requests[accepted[0]].in_language():
+                    stored = [TurnRejected(_(TURN_RUNNING_MESSAGE))]
+            else:  # another process started one of these meanwhile: find which, one by one
+                stored = [turns_start([requests[i]])[0] for i in accepted]
+        for index, started in zip(accepted, stored, strict=True):
+            results[index] = started
+    return [r if r is not None else TurnRejected(_(UNEXPECTED_MESSAGE)) for r in results]
+
+
+def _store_starts(asks: Sequence[tuple[StartRequest, str]]) -> list[StartedTurn | TurnRejected]:
+    questions = Message.objects.bulk_create(
+        Message(conversation=request.conversation, role=Message.Role.USER, text=text)
+        for request, text in asks
+    )
+    lease = lease_until()
+    answers = Message.objects.bulk_create(
+        Message(
+            conversation=request.conversation,
+            role=Message.Role.ASSISTANT,
+            status=Message.Status.STREAMING,
+            engine=request.engine.name,
+            model_name=request.engine.model_name,
+            turn_owner=request.owner,
+            lease_expires_at=lease,
+        )
+        for request, _text in asks
+    )
+    started: list[StartedTurn | TurnRejected] = []
+    now = timezone.now()
+    for (request, text), question, answer in zip(asks, questions, answers, strict=True):
+        conversation = request.conversation
+        title_changed = not conversation.title
+        if title_changed:
+            conversation.title = _title_from(text)
+        if not conversation.provider_thread_id:
+            conversation.thread_scope = request.engine.thread_scope
+        conversation.updated_at = now  # bulk_update does not set auto_now fields
+        started.append(StartedTurn(question, answer, title_changed))
+    Conversation.objects.bulk_update(
+        [request.conversation for request, _text in asks], ["title", "thread_scope", "updated_at"]
+    )
+    return started
 
 
 # --- Reads and writes of a running turn (each one call on the database thread) -------------------
 
 
-def _history(conversation: Conversation, before: Message) -> tuple[list[PastMessage], str]:
-    """Earlier finished messages (oldest first) and the person's text for this turn."""
-    messages = list(
-        conversation.messages.filter(pk__lt=before.pk)
-        .filter(is_current=True)  # features: earlier versions are not part of the history
-        .exclude(status=Message.Status.STREAMING)
-        .prefetch_related("tool_calls")
-        .order_by("created_at", "pk")
-    )
+def _past(messages: Sequence[Message]) -> tuple[list[PastMessage], str]:
+    """Earlier finished messages (oldest first, the person's question last): the history the
+    engine gets, and the person's text for this turn."""
     if not messages or messages[-1].role != Message.Role.USER:
         raise TurnRejected(_("This answer has no question before it."))
     past = [
@@ -232,11 +323,28 @@ class TurnContext:
 
 
 def turn_context(message: Message) -> TurnContext:
-    """What the engine needs for this streaming answer (`message.conversation` loaded):
-    read in the same database call that started the turn, so a busy process does not queue
-    a second call before the first words."""
-    history, user_text = _history(message.conversation, message)
-    return TurnContext(message, message.conversation, history, user_text)
+    """What the engine needs for this streaming answer (`message.conversation` loaded)."""
+    return turn_contexts([message])[0]
+
+
+def turn_contexts(answers: Sequence[Message]) -> list[TurnContext]:
+    """What the engines need for these streaming answers (one per conversation, each with its
+    `conversation` loaded), read in one query: in the same database call that started the turns,
+    so a busy process does not queue a second call before the first words."""
+    earlier: dict[int, list[Message]] = defaultdict(list)
+    for message in (
+        Message.objects.filter(conversation_id__in={a.conversation_id for a in answers})
+        .filter(is_current=True)  # features: earlier versions are not part of the history
+        .exclude(status=Message.Status.STREAMING)
+        .prefetch_related("tool_calls")
+        .order_by("created_at", "pk")
+    ):
+        earlier[message.conversation_id].append(message)
+    contexts = []
+    for answer in answers:
+        history, user_text = _past([m for m in earlier[answer.conversation_id] if m.pk < answer.pk])
+        contexts.append(TurnContext(answer, answer.conversation, history, user_text))
+    return contexts
 
 
 @db_async

@@ -6,7 +6,7 @@ which stores the receipt and returns the text to send back to the model (errors 
 Provider-side objects created once (the legacy assistant) are kept through `request.resources`.
 """
 
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -58,6 +58,22 @@ TOOL_LOOP = gettext_noop("The assistant kept calling tools; stopped after {round
 EngineEvent = (
     TextDelta | ReasoningDelta | UsageReported | ProviderThreadBound | TurnDone | TurnFailed
 )
+
+
+def merged(events: Iterable[EngineEvent]) -> list[EngineEvent]:
+    """Adjacent text deltas as one, and adjacent reasoning deltas as one: the deltas of one read
+    of the provider's stream are then handled once, not once each."""
+    joined: list[EngineEvent] = []
+    for event in events:
+        last = joined[-1] if joined else None
+        if isinstance(event, TextDelta) and isinstance(last, TextDelta):
+            joined[-1] = TextDelta(last.text + event.text)
+        elif isinstance(event, ReasoningDelta) and isinstance(last, ReasoningDelta):
+            joined[-1] = ReasoningDelta(last.text + event.text)
+        else:
+            joined.append(event)
+    return joined
+
 
 # call_id, tool name, raw JSON arguments -> the output text for the model (never raises).
 RunTool = Callable[[str, str, str], Awaitable[str]]

@@ -25,6 +25,7 @@ from chat.engines.base import (
     TurnFailed,
     TurnRequest,
     UsageReported,
+    merged,
 )
 from chat.engines.client import OpenAIEngine, openai_client
 from chat.engines.errors import CUT_SHORT, FILTERED, STREAM_ENDED_EARLY
@@ -179,9 +180,11 @@ class ChatRounds:
         reader = ChunkReader()
         wire = WireStream(stream.response)
         try:
-            async for _, chunk in wire.payloads():
-                for event in reader.read(chunk):
+            async for batch in wire.batches():
+                for event in merged(e for _, chunk in batch for e in reader.read(chunk)):
                     yield event
+                if reader.text:
+                    wire.pace(settings.CHAT_PROVIDER_READ_SECONDS)
         finally:
             await stream.close()
         for event in reader.finish():

@@ -23,13 +23,14 @@ from chat.engines.base import (
     TurnFailed,
     TurnRequest,
     UsageReported,
+    merged,
 )
 from chat.engines.client import OpenAIEngine, openai_client
 from chat.engines.errors import CUT_SHORT, NO_ANSWER, STREAM_ENDED_EARLY
 from chat.engines.history import responses_items, responses_tools
 from chat.engines.reasoning import ThinkSplitter
 from chat.engines.rounds import CallIds, RoundResult, ToolCallRequest, run_rounds
-from chat.engines.wire import WireStream, provider_error, token_count
+from chat.engines.wire import WireError, WireStream, provider_error, token_count
 
 STATE_MODES = ("conversation", "previous_response_id", "stateless")
 # The Conversations API takes at most 20 items per call.
@@ -95,32 +96,42 @@ class ResponsesRounds:
         wrote_reasoning = wrote_text = False
         wire = WireStream(stream.response)
         try:
-            async for name, event in wire.payloads():
-                if not isinstance(event, dict):
-                    continue
-                kind = event.get("type") or name
-                delta = event.get("delta")
-                if kind == "response.output_text.delta" and isinstance(delta, str):
-                    for piece in splitter.feed(delta):
-                        wrote_text = wrote_text or isinstance(piece, TextDelta)
-                        yield piece
-                elif kind == "response.refusal.delta" and isinstance(delta, str):
-                    result.refused = wrote_text = True
-                    yield TextDelta(delta)
-                elif kind in REASONING_DELTAS and isinstance(delta, str) and delta:
-                    part = (event.get("item_id"), event.get("summary_index"), kind)
-                    if wrote_reasoning and part != reasoning_part:
-                        yield ReasoningDelta("\n\n")  # a new summary part: a new paragraph
-                    reasoning_part, wrote_reasoning = part, True
-                    yield ReasoningDelta(delta)
-                elif kind == "response.output_item.done":
-                    call = _call_of(event.get("item"))
-                    if call is not None:
-                        calls.append(call)
-                elif kind in ENDINGS and isinstance(event.get("response"), dict):
-                    finished = event["response"]
-                elif kind == "error":
-                    raise provider_error(event)
+            async for batch in wire.batches():
+                pieces: list[EngineEvent] = []
+                failed: WireError | None = None
+                for name, event in batch:
+                    if not isinstance(event, dict):
+                        continue
+                    kind = event.get("type") or name
+                    delta = event.get("delta")
+                    if kind == "response.output_text.delta" and isinstance(delta, str):
+                        pieces.extend(splitter.feed(delta))
+                    elif kind == "response.refusal.delta" and isinstance(delta, str):
+                        result.refused = True
+                        pieces.append(TextDelta(delta))
+                    elif kind in REASONING_DELTAS and isinstance(delta, str) and delta:
+                        part = (event.get("item_id"), event.get("summary_index"), kind)
+                        if wrote_reasoning and part != reasoning_part:
+                            # A new summary part: a new paragraph.
+                            pieces.append(ReasoningDelta("\n\n"))
+                        reasoning_part, wrote_reasoning = part, True
+                        pieces.append(ReasoningDelta(delta))
+                    elif kind == "response.output_item.done":
+                        call = _call_of(event.get("item"))
+                        if call is not None:
+                            calls.append(call)
+                    elif kind in ENDINGS and isinstance(event.get("response"), dict):
+                        finished = event["response"]
+                    elif kind == "error":
+                        failed = provider_error(event)  # raised once the words before it are out
+                        break
+                for piece in merged(pieces):
+                    wrote_text = wrote_text or isinstance(piece, TextDelta)
+                    yield piece
+                if failed is not None:
+                    raise failed
+                if wrote_text:
+                    wire.pace(settings.CHAT_PROVIDER_READ_SECONDS)
         finally:
             await stream.close()
         for piece in splitter.flush():

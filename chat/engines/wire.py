@@ -11,7 +11,9 @@ ended where its HTTP framing (Content-Length, chunked terminator, HTTP/2) said i
 connection raises in the HTTP layer instead; a body with no framing ends cleanly only by `[DONE]`.
 """
 
+import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -159,6 +161,18 @@ class WireStream:
         self.saw_done = False
         self.framed_end = False
         self.events = 0
+        # Seconds between reads once `pace` was called: 0 reads each piece as it arrives.
+        self._read_every = 0.0
+        self._pending_error: WireError | None = None
+
+    def _raise_pending(self) -> None:
+        if self._pending_error is not None:
+            raise self._pending_error
+
+    def pace(self, seconds: float) -> None:
+        """From now on, read at most every `seconds`: what arrives in between is handled as
+        one batch. Called once the first words are out, so they are never held back."""
+        self._read_every = seconds
 
     @property
     def ended_cleanly(self) -> bool:
@@ -173,7 +187,14 @@ class WireStream:
         )
 
     async def payloads(self) -> AsyncIterator[tuple[str, Any]]:
-        """(event name, parsed JSON) pairs; raises WireError for error events and garbage."""
+        """(event name, parsed JSON) pairs, one at a time (see `batches`)."""
+        async for batch in self.batches():
+            for payload in batch:
+                yield payload
+
+    async def batches(self) -> AsyncIterator[list[tuple[str, Any]]]:
+        """(event name, parsed JSON) pairs, a list per read of the body; raises WireError for
+        error events and garbage."""
         content_type = self.response.headers.get("content-type", "").lower()
         chunks = aiter(self.response.aiter_bytes())
         first = b""
@@ -184,32 +205,51 @@ class WireStream:
         # An event stream under another content type (some proxies say text/plain) is still one.
         if "text/event-stream" not in content_type and not first.lstrip().startswith(_SSE_STARTS):
             async for payload in self._whole_body(content_type, first, chunks):
-                yield payload
+                yield [payload]
             return
         decoder = _Decoder()
-        pieces = [first]
+        piece = first
         while True:
-            for piece in pieces:
-                for event in decoder.feed(piece):
-                    parsed = self._parse(event)
-                    if parsed is None:
-                        return
-                    if parsed is not _SKIP:
-                        yield parsed
-            # Read here rather than through one more generator: this runs once per delta.
+            read_at = time.monotonic()
+            batch, ended = self._parsed(decoder.feed(piece))
+            if batch:
+                yield batch
+            if ended:
+                self._raise_pending()
+                return
+            wait = read_at + self._read_every - time.monotonic()
+            if wait > 0:  # paced: the next deltas gather in the socket's buffer meanwhile
+                await asyncio.sleep(wait)
+            # Read here rather than through one more generator: this runs once per read.
             try:
-                pieces = [await anext(chunks)]
+                piece = await anext(chunks)
             except StopAsyncIteration:
                 break
-        for event in decoder.finish():
-            parsed = self._parse(event)
-            if parsed is None:
-                return
-            if parsed is not _SKIP:
-                yield parsed
+        batch, ended = self._parsed(decoder.finish())
+        if batch:
+            yield batch
+        if ended:
+            self._raise_pending()
+            return
         self.framed_end = self._framed()
         if not self.events and decoder.stray_lines:
             raise WireError(UNREADABLE, f"not an event stream: {decoder.first_stray!r}")
+
+    def _parsed(self, events: list[ServerEvent]) -> tuple[list[tuple[str, Any]], bool]:
+        """The payloads of these events, and whether the stream ended among them (`[DONE]`,
+        after which nothing is read, or an error, raised once the payloads before it are out)."""
+        batch: list[tuple[str, Any]] = []
+        for event in events:
+            try:
+                parsed = self._parse(event)
+            except WireError as error:
+                self._pending_error = error
+                return batch, True
+            if parsed is None:
+                return batch, True
+            if parsed is not _SKIP:
+                batch.append(parsed)
+        return batch, False
 
     def _parse(self, event: ServerEvent) -> tuple[str, Any] | None:
         """The event's payload; None at `[DONE]` (the end), `_SKIP` for an empty event."""

@@ -306,7 +306,8 @@ def test_regenerate_keeps_the_earlier_answer_as_a_version(alice: User) -> None:
     assert [m.pk for m in transcript][-1] == second.pk
     assert first.pk not in [m.pk for m in transcript]
     # The history given to the engine: the question only, not the replaced answer.
-    history, user_text = turns._history(conversation, second)
+    context = turns.turn_context(second)
+    history, user_text = context.history, context.user_text
     assert history == []
     assert user_text == "tax on 85000 EUR"
     # A second regenerate while this one streams is refused.
@@ -362,7 +363,8 @@ def test_edit_keeps_the_earlier_branch_and_pages_between_versions(alice: User) -
     assert versioned.replaced_ids == [question.pk, answer.pk]
     new_question, new_answer = versioned.new_messages
     assert (new_question.version_of_id, new_question.version_number) == (question.pk, 2)
-    history, user_text = turns._history(conversation, new_answer)
+    context = turns.turn_context(new_answer)
+    history, user_text = context.history, context.user_text
     assert history == []
     assert user_text == "tax on 90000 EUR"
     Message.objects.filter(pk=new_answer.pk).update(status="complete", text="answer two")

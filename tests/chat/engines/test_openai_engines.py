@@ -127,6 +127,11 @@ async def test_provider_fault_ends_the_turn_clearly_and_the_conversation_goes_on
     shown: str,
     status: str,
 ) -> None:
+    if any(getattr(step, "drop_after", None) for step in steps):
+        # Paced reading holds the last deltas in the socket for up to 50 ms, and the HTTP layer
+        # raises a broken connection before handing them over: read each one at once here, so
+        # that "the words received before the break are kept" is exact.
+        settings.CHAT_PROVIDER_READ_SECONDS = 0
     fake_openai.script(*steps)
     answer = await ask(alice, "hello")
     assert answer.status == status
@@ -512,3 +517,50 @@ async def test_stop_closes_the_upstream_stream_promptly_and_keeps_the_partial_an
             break
         await asyncio.sleep(0.1)
     assert fake_openai.disconnects == 1
+
+
+# --- Reading a busy stream ---------------------------------------------------------------------
+
+
+async def _text_events(settings: Any, read_every: float, words: str) -> list[str]:
+    """The text events the configured engine yields for one streamed answer."""
+    from chat.engines.base import TextDelta, ToolSpec, TurnRequest
+    from chat.provider_state import StoredProviderResources
+    from chat.tools.registry import registry
+
+    async def no_tools(call_id: str, name: str, arguments: str) -> str:
+        return ""
+
+    settings.CHAT_PROVIDER_READ_SECONDS = read_every
+    request = TurnRequest(
+        user_text="hello",
+        history=[],
+        provider_thread_id="",
+        tools=[ToolSpec(t.name, t.description, t.parameters) for t in registry.schemas()],
+        max_tool_rounds=1,
+        max_tool_calls=4,
+        run_tool=no_tools,
+        resources=StoredProviderResources(),
+    )
+    return [e.text async for e in get_engine().stream(request) if isinstance(e, TextDelta)]
+
+
+@pytest.mark.parametrize("engine", ["chat", "responses"])
+async def test_a_busy_stream_is_read_in_batches_with_nothing_lost(
+    fake_openai: FakeOpenAI, settings: Any, engine: str
+) -> None:
+    """After the first words, the deltas that arrive between two reads are handled as one:
+    the first words are not held back, and the text is whole and in order."""
+    settings.ASSISTANT_ENGINE = engine
+    settings.OPENAI_STATE_MODE = "stateless"
+    words = " ".join(f"w{i}" for i in range(40))
+    fake_openai.token_delay = 0.01  # 40 deltas over 400 ms
+    fake_openai.script(Text(words))
+    paced = await _text_events(settings, 0.1, words)
+    fake_openai.script(Text(words))
+    unpaced = await _text_events(settings, 0, words)
+    assert "".join(paced) == "".join(unpaced)
+    assert "".join(paced).split() == words.split()
+    assert paced[0].split() == ["w0"]  # the first word alone, at once
+    assert len(paced) <= 10  # about one read per 100 ms
+    assert len(unpaced) >= 30  # each delta as it came
