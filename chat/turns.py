@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, transaction
-from django.db.models import Q
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone, translation
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
@@ -273,19 +273,28 @@ def _store_starts(asks: Sequence[tuple[StartRequest, str]]) -> list[StartedTurn 
         for request, _text in asks
     )
     started: list[StartedTurn | TurnRejected] = []
-    now = timezone.now()
+    titles: dict[int, str] = {}
+    scopes: dict[str, list[int]] = defaultdict(list)  # thread scope -> conversations taking it
     for (request, text), question, answer in zip(asks, questions, answers, strict=True):
         conversation = request.conversation
         title_changed = not conversation.title
         if title_changed:
-            conversation.title = _title_from(text)
+            conversation.title = titles[conversation.pk] = _title_from(text)
         if not conversation.provider_thread_id:
             conversation.thread_scope = request.engine.thread_scope
-        conversation.updated_at = now  # bulk_update does not set auto_now fields
+            scopes[conversation.thread_scope].append(conversation.pk)
         started.append(StartedTurn(question, answer, title_changed))
-    Conversation.objects.bulk_update(
-        [request.conversation for request, _text in asks], ["title", "thread_scope", "updated_at"]
-    )
+    # One UPDATE for all: a CASE per changed field, not bulk_update's per row and field.
+    changes: dict[str, Any] = {"updated_at": timezone.now()}
+    if titles:
+        whens = [When(pk=pk, then=Value(title)) for pk, title in titles.items()]
+        changes["title"] = Case(*whens, default=F("title"))
+    if scopes:
+        whens = [When(pk__in=pks, then=Value(scope)) for scope, pks in scopes.items()]
+        changes["thread_scope"] = Case(*whens, default=F("thread_scope"))
+    Conversation.objects.filter(pk__in=[r.conversation.pk for r, _text in asks]).update(**changes)
+    for request, _text in asks:
+        request.conversation.updated_at = changes["updated_at"]
     return started
 
 
