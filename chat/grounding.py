@@ -25,6 +25,7 @@ from chat.tools.tax import TABLE, TaxTable, calculate_tax
 
 # Rounding is accepted only when it moves the figure by at most this share of the value.
 ROUNDING_TOLERANCE = Decimal("0.01")
+CENT = Decimal("0.01")
 # Bare numbers below this (without separators or decimals) are counts, not amounts.
 SMALLEST_BARE_AMOUNT = 100
 # The note lists a few figures; the stored list is capped so a runaway answer stays small.
@@ -210,4 +211,6 @@ def _same(written: Decimal, precision: Decimal, source: Decimal) -> bool:
     rounded = (source / precision).quantize(Decimal(1), rounding=ROUND_HALF_UP) * precision
     if rounded != written or source == 0:
         return False
+    if precision <= CENT:  # to the cent: how euros are written, whatever the share (€0.011)
+        return True
     return abs(source - written) / abs(source) <= ROUNDING_TOLERANCE

@@ -80,6 +80,12 @@ def test_rounding_is_accepted_only_close_to_the_value() -> None:
     assert check("Revenue €1.2M", big) == ["€1.2M"]  # 2.8 % off: not the same figure
 
 
+def test_a_figure_written_to_the_cent_is_the_same_amount() -> None:
+    # Hypothesis found "0 0.011": the offline engine asks about €0.00 and €0.01, 9 % off 0.011.
+    assert check("Which one: €0.00 or €0.01?", question="0 0.011") == []
+    assert check("Which one: €0.02?", question="0.011") == ["€0.02"]
+
+
 def test_the_persons_own_figures_are_supported() -> None:
     question = "I earn 1.200 or maybe €2,500 more, and 10 % less next year?"
     answer = "Do you mean €1,200 or €1.20? Adding €2,500 and removing 10 % changes it."
