@@ -5,6 +5,7 @@ once for all sockets; receipts, snapshots and the end are the whole bubble, as H
 by `chat.fanout`: straight to this process's sockets, through the channel layer to others'.
 """
 
+import asyncio
 from collections.abc import Collection
 from typing import Any
 
@@ -47,8 +48,14 @@ class ConversationBroadcaster:
         self.conversation_id = conversation_id
 
     async def turn_changed(self, update: TurnUpdate) -> None:
-        languages = await conversation_languages(self.conversation_id) if update.whole else None
-        await conversation_publish(self.conversation_id, frame_event(update, languages))
+        if not update.whole:
+            await conversation_publish(self.conversation_id, frame_event(update))
+            return
+        languages = await conversation_languages(self.conversation_id)
+        # A whole bubble renders the whole answer's Markdown: in a thread, so that the loop
+        # goes on serving everyone else's frames meanwhile (this answer's pushes wait in order).
+        event = await asyncio.to_thread(frame_event, update, languages)
+        await conversation_publish(self.conversation_id, event)
 
 
 @db_async

@@ -1,9 +1,12 @@
-"""A typed `database_sync_to_async`: ORM work from async code, on Channels' database thread."""
+"""ORM work from async code: on Channels' one database thread (`db_async`), or, for the small
+reads a socket needs before it can answer a frame, on a thread of their own (`db_async_apart`).
+"""
 
 from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ParamSpec, TypeVar, cast
 
-from channels.db import database_sync_to_async
+from channels.db import DatabaseSyncToAsync, database_sync_to_async
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -11,3 +14,16 @@ R = TypeVar("R")
 
 def db_async(func: Callable[P, R]) -> Callable[P, Coroutine[Any, Any, R]]:
     return cast(Callable[P, Coroutine[Any, Any, R]], database_sync_to_async(func))
+
+
+# Two threads, so two more database connections per process at most.
+_apart = ThreadPoolExecutor(max_workers=2, thread_name_prefix="db-apart")
+
+
+def db_async_apart(func: Callable[P, R]) -> Callable[P, Coroutine[Any, Any, R]]:
+    """For a read that must not wait behind the turns' writes on the shared database thread
+    (a socket's session re-check: someone's frame waits for it)."""
+    return cast(
+        Callable[P, Coroutine[Any, Any, R]],
+        DatabaseSyncToAsync(func, thread_sensitive=False, executor=_apart),
+    )

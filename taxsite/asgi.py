@@ -34,6 +34,10 @@ application = refuse_while_unsafe(
 )
 
 if "daphne.server" in sys.modules:  # daphne may serve this (it is an installed app)
+    from django.conf import settings
+
     from chat.socket_gate import install
 
     install()  # sockets are read within their frame budget
+    # Work in threads (the database, rendering finished answers) yields to the loop sooner.
+    sys.setswitchinterval(settings.SERVER_GIL_SWITCH_SECONDS)

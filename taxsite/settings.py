@@ -315,3 +315,7 @@ CHAT_PUSH_SECONDS = env_float("CHAT_PUSH_SECONDS", 0.1)
 # seconds: the deltas that arrived meanwhile are handled as one (the page gets them per push
 # anyway), which halves the server's work per delta when hundreds of answers stream.
 CHAT_PROVIDER_READ_SECONDS = env_float("CHAT_PROVIDER_READ_SECONDS", 0.05)
+# How long a thread of the serving process may hold the interpreter while the event loop waits,
+# in seconds (Python's default is 5 ms): rendering a finished answer or a database call in a
+# thread then delays other people's frames by about 1 ms, not 5.
+SERVER_GIL_SWITCH_SECONDS = env_float("SERVER_GIL_SWITCH_SECONDS", 0.001)

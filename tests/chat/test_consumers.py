@@ -273,6 +273,31 @@ async def test_a_session_ended_elsewhere_stops_the_socket_at_its_next_frame(
     assert await Message.objects.acount() == 0
 
 
+async def test_a_frame_and_its_session_re_check_do_not_wait_behind_others_database_work(
+    alice: User, settings: Any
+) -> None:
+    """The shared database thread busy with others' turns (here: 3 s) holds up neither the
+    frame (Channels' dispatch would first queue a trip there) nor the session re-check it
+    needs: the frame is answered meanwhile."""
+    import time
+
+    from chat.db import db_async
+
+    settings.CHAT_SESSION_RECHECK_SECONDS = 0  # re-read at every frame
+    conversation = await make_conversation(alice)
+    socket, _, _ = await connect(alice, conversation)
+    await socket.receive_from()
+    while not await socket.receive_nothing(timeout=0.3):
+        await socket.receive_from()  # the connect's catch-up done: the socket is idle
+    busy = asyncio.ensure_future(db_async(time.sleep)(3))
+    await asyncio.sleep(0.1)  # the database thread is now taken
+    await socket.send_to(text_data=json.dumps({"action": "nothing"}))
+    assert "Unknown action." in await socket.receive_from(timeout=2)
+    assert not busy.done()
+    await busy
+    await socket.disconnect()
+
+
 async def test_a_frame_naming_another_conversation_cannot_reach_it(alice: User, bob: User) -> None:
     alices = await make_conversation(alice)
     bobs = await make_conversation(bob)
