@@ -5,7 +5,6 @@ once for all sockets; receipts, snapshots and the end are the whole bubble, as H
 by `chat.fanout`: straight to this process's sockets, through the channel layer to others'.
 """
 
-import asyncio
 from collections.abc import Collection
 from typing import Any
 
@@ -52,9 +51,7 @@ class ConversationBroadcaster:
             await conversation_publish(self.conversation_id, frame_event(update))
             return
         languages = await conversation_languages(self.conversation_id)
-        # A whole bubble renders the whole answer's Markdown: in a thread, so that the loop
-        # goes on serving everyone else's frames meanwhile (this answer's pushes wait in order).
-        event = await asyncio.to_thread(frame_event, update, languages)
+        event = frame_event(update, languages)
         await conversation_publish(self.conversation_id, event)
 
 

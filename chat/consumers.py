@@ -1,6 +1,5 @@
 """The conversation socket: authenticate, authorize, start or stop turns, forward fragments."""
 
-import asyncio
 import json
 import logging
 import time
@@ -254,9 +253,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         # each in its own language (i18n).
         conversation = started.user_message.conversation
         languages = await conversation_languages(self.conversation_id)
-        # Rendered in a thread: the loop goes on serving everyone else's frames meanwhile.
-        appended = await asyncio.to_thread(
-            fragments.localized,
+        appended = fragments.localized(
             lambda: (
                 fragments.messages_appended(
                     [(started.user_message, []), (started.assistant_message, [])]

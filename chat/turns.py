@@ -759,8 +759,7 @@ class TurnRun:
             }
             if self.message is not None:  # loaded: what was written so far is ours to keep
                 fields |= {"text": self.text, "reasoning": self.reasoning, "usage": self._usage}
-                # A long answer's check takes milliseconds: off the loop, which serves everyone.
-                fields |= await asyncio.to_thread(self._figures_checked)
+                fields |= self._figures_checked()
             if self._tool_calls_refused:
                 fields.setdefault("usage", dict(self._usage))
                 fields["usage"]["tool_calls_refused"] = self._tool_calls_refused
