@@ -96,28 +96,35 @@ class StartBatcher:
     async def _write(self) -> None:
         while self._waiting:
             batch, self._waiting = self._waiting, []
-            try:
-                outcomes = await _start([ask for ask, _future in batch])
-            except Exception as error:  # the database failed: each asker hears it as before
-                for _ask, future in batch:
-                    if not future.done():
-                        future.set_exception(error)
-                continue
-            for (ask, future), outcome in zip(batch, outcomes, strict=True):
-                if not future.done():
-                    if isinstance(outcome, Start):
-                        future.set_result(outcome)
-                    else:
-                        future.set_exception(outcome)
-                elif isinstance(outcome, Start):
-                    # The socket closed while its question was stored: the answer is written
-                    # all the same, and the page shows it when the person comes back.
-                    await turn_launch(
-                        conversation_id=ask.conversation_id,
-                        message_id=outcome.turn.assistant_message.pk,
-                        engine=ask.engine,
-                        context=outcome.context,
-                    )
+            await self._write_batch(batch)
+
+    async def _write_batch(self, batch: list[tuple[Ask, "asyncio.Future[Start]"]]) -> None:
+        try:
+            outcomes = await _start([ask for ask, _future in batch])
+        except Exception as error:
+            if len(batch) > 1:  # one start's failure must not fail the others: each alone
+                for one in batch:
+                    await self._write_batch([one])
+                return
+            _ask, future = batch[0]
+            if not future.done():
+                future.set_exception(error)  # the asker hears it as if it had started alone
+            return
+        for (ask, future), outcome in zip(batch, outcomes, strict=True):
+            if not future.done():
+                if isinstance(outcome, Start):
+                    future.set_result(outcome)
+                else:
+                    future.set_exception(outcome)
+            elif isinstance(outcome, Start):
+                # The socket closed while its question was stored: the answer is written
+                # all the same, and the page shows it when the person comes back.
+                await turn_launch(
+                    conversation_id=ask.conversation_id,
+                    message_id=outcome.turn.assistant_message.pk,
+                    engine=ask.engine,
+                    context=outcome.context,
+                )
 
 
 _batchers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, StartBatcher]" = (

@@ -142,3 +142,36 @@ async def test_a_question_whose_socket_closed_while_it_was_stored_is_answered_al
     assert answer is not None
     assert answer.status == "complete"
     assert "85,000" in answer.text
+
+
+async def test_one_start_that_fails_does_not_fail_the_others_of_its_batch(
+    django_user_model: type[User], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    users = [
+        await django_user_model.objects.acreate_user(username=f"batch{i}", password="pw")
+        for i in range(3)
+    ]
+    conversations = [await Conversation.objects.acreate(owner=user) for user in users]
+    title_from = turns._title_from
+
+    def failing_on_boom(text: str) -> str:
+        if text == "boom":
+            raise RuntimeError("a bug in one start")
+        return title_from(text)
+
+    monkeypatch.setattr(turns, "_title_from", failing_on_boom)
+    batcher = start_batches.get_start_batcher()
+    texts = ["tax on 85000 EUR", "boom", "tax on 90000 EUR"]
+    outcomes = await asyncio.gather(
+        *(
+            batcher.start(start_batches.Ask(u, c.pk, t, OfflineEngine(), ""))
+            for u, c, t in zip(users, conversations, texts, strict=True)
+        ),
+        return_exceptions=True,
+    )
+    assert isinstance(outcomes[0], start_batches.Start)
+    assert isinstance(outcomes[1], RuntimeError)
+    assert isinstance(outcomes[2], start_batches.Start)
+    questions = Message.objects.filter(role="user").order_by("pk").values_list("text", flat=True)
+    assert [q async for q in questions] == ["tax on 85000 EUR", "tax on 90000 EUR"]
+    await asyncio.to_thread(Message.objects.update, status="complete")
