@@ -14,6 +14,7 @@ connection raises in the HTTP layer instead; a body with no framing ends cleanly
 import asyncio
 import json
 import time
+import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -42,6 +43,43 @@ async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[by
         yield first
     async for chunk in rest:
         yield chunk
+
+
+class _Ticks:
+    """One timer for all the paced streams of an event loop: each waits for the next tick
+    (at most `period` away) rather than arming a timer of its own at every read, which cost
+    hundreds of timers a second with hundreds of answers streaming."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, period: float) -> None:
+        self.loop = loop
+        self.period = period
+        self.next: asyncio.Future[None] | None = None
+
+    def wait(self) -> "asyncio.Future[None]":
+        if self.next is None or self.next.done():
+            self.next = self.loop.create_future()
+            self.loop.call_later(self.period, _tick, self.next)
+        # Shielded: a stream stopped while it waits must not cancel the tick of the others.
+        return asyncio.shield(self.next)
+
+
+def _tick(future: "asyncio.Future[None]") -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+_ticks: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[float, _Ticks]]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def _next_tick(period: float) -> None:
+    loop = asyncio.get_running_loop()
+    by_period = _ticks.setdefault(loop, {})
+    ticks = by_period.get(period)
+    if ticks is None:
+        ticks = by_period[period] = _Ticks(loop, period)
+    await ticks.wait()
 
 
 class WireError(Exception):
@@ -217,9 +255,9 @@ class WireStream:
             if ended:
                 self._raise_pending()
                 return
-            wait = read_at + self._read_every - time.monotonic()
-            if wait > 0:  # paced: the next deltas gather in the socket's buffer meanwhile
-                await asyncio.sleep(wait)
+            if self._read_every and time.monotonic() - read_at < self._read_every:
+                # Paced: the next deltas gather in the socket's buffer meanwhile.
+                await _next_tick(self._read_every)
             # Read here rather than through one more generator: this runs once per read.
             try:
                 piece = await anext(chunks)

@@ -506,3 +506,21 @@ async def test_two_parallel_calls_stay_two(
     calls = [c["id"] for m in messages for c in m.get("tool_calls") or []]
     assert calls == [m["tool_call_id"] for m in messages if m["role"] == "tool"]
     assert len(set(calls)) == 2  # sent back under ids that cannot be confused
+
+
+# --- Paced reading ----------------------------------------------------------------------------------
+
+
+async def test_a_stream_stopped_while_it_waits_for_the_read_tick_does_not_stop_the_others() -> None:
+    """Paced streams share one timer per event loop: stopping one (Stop, a closed page) while
+    it waits must leave the tick, and the other answers, going."""
+    import asyncio
+
+    from chat.engines.wire import _next_tick
+
+    stopped = asyncio.ensure_future(_next_tick(0.05))
+    other = asyncio.ensure_future(_next_tick(0.05))
+    await asyncio.sleep(0)  # both wait for the same tick
+    stopped.cancel()
+    await asyncio.wait_for(other, 1)
+    assert stopped.cancelled()
