@@ -8,6 +8,7 @@ A lone question goes at once, so an idle server adds nothing.
 """
 
 import asyncio
+import logging
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from chat.db import db_async
 from chat.engines.base import Engine
 from chat.models import Conversation
 from chat.runner import turn_launch
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,7 @@ class StartBatcher:
             if not future.done():
                 future.set_exception(error)  # the asker hears it as if it had started alone
             return
+        abandoned: list[tuple[Ask, Start]] = []
         for (ask, future), outcome in zip(batch, outcomes, strict=True):
             if not future.done():
                 if isinstance(outcome, Start):
@@ -117,14 +121,20 @@ class StartBatcher:
                 else:
                     future.set_exception(outcome)
             elif isinstance(outcome, Start):
-                # The socket closed while its question was stored: the answer is written
-                # all the same, and the page shows it when the person comes back.
+                abandoned.append((ask, outcome))
+        # Every asker has heard first, so a failing launch below cannot leave one waiting.
+        for ask, start in abandoned:
+            # The socket closed while its question was stored: the answer is written all the
+            # same, and the page shows it when the person comes back.
+            try:
                 await turn_launch(
                     conversation_id=ask.conversation_id,
-                    message_id=outcome.turn.assistant_message.pk,
+                    message_id=start.turn.assistant_message.pk,
                     engine=ask.engine,
-                    context=outcome.context,
+                    context=start.context,
                 )
+            except Exception:  # the lease sweep ends that answer; the others still launch
+                logger.exception("Could not launch answer %s", start.turn.assistant_message.pk)
 
 
 _batchers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, StartBatcher]" = (
