@@ -87,19 +87,19 @@ class VersionedTurn:
 def _check_answer_rate(owner_id: int) -> None:
     """Regenerating counts against the same budget as asking (CHAT_RATE_LIMIT_TURNS per
     window); every turn, asked or regenerated, writes one answer, so answers are counted."""
-    window = timedelta(seconds=settings.CHAT_RATE_LIMIT_WINDOW_SECONDS)
+    now = timezone.now()
     recent = list(
         Message.objects.filter(
             conversation__owner_id=owner_id,
             role=Message.Role.ASSISTANT,
-            created_at__gte=timezone.now() - window,
+            created_at__gte=now - timedelta(seconds=settings.CHAT_RATE_LIMIT_WINDOW_SECONDS),
         )
         .order_by("-created_at")
         .values_list("created_at", flat=True)[: settings.CHAT_RATE_LIMIT_TURNS]
     )
-    if len(recent) >= settings.CHAT_RATE_LIMIT_TURNS:
-        wait = (recent[-1] + window - timezone.now()).total_seconds()
-        raise turns.TurnRejected(turns.too_fast_message(wait))
+    refusal = turns.too_fast(recent, now)
+    if refusal is not None:
+        raise refusal
 
 
 def _last_of(

@@ -134,9 +134,6 @@ class StartRequest:
     # The asker's language, for a refusal written while other people's starts are written too.
     language: str | None = None
 
-    def in_language(self) -> AbstractContextManager[None]:
-        return in_language(self.language)
-
 
 def in_language(language: str | None) -> AbstractContextManager[None]:
     """Words for one asker, written in a batch of several people's starts."""
@@ -174,8 +171,9 @@ def _recent_questions(owner_ids: Collection[int], since: datetime) -> dict[int, 
     return asked
 
 
-def _too_fast(asked: list[datetime], now: datetime) -> TurnRejected | None:
-    """At most CHAT_RATE_LIMIT_TURNS questions per person per window."""
+def too_fast(asked: Sequence[datetime], now: datetime) -> TurnRejected | None:
+    """The refusal past CHAT_RATE_LIMIT_TURNS turns per person per window (`asked`: when the
+    person's recent turns started, newest first), or None."""
     window = timedelta(seconds=settings.CHAT_RATE_LIMIT_WINDOW_SECONDS)
     counted = asked[: settings.CHAT_RATE_LIMIT_TURNS]
     if len(counted) < settings.CHAT_RATE_LIMIT_TURNS:
@@ -214,7 +212,7 @@ def turns_start(requests: Sequence[StartRequest]) -> list[StartedTurn | TurnReje
     texts: dict[int, str] = {}
     for index, request in enumerate(requests):
         try:
-            with request.in_language():
+            with in_language(request.language):
                 texts[index] = _cleaned(request.text)
         except TurnRejected as rejected:
             results[index] = rejected
@@ -231,8 +229,8 @@ def turns_start(requests: Sequence[StartRequest]) -> list[StartedTurn | TurnReje
     for index in texts:
         conversation = requests[index].conversation
         owner_asked = asked[conversation.owner_id]
-        with requests[index].in_language():
-            results[index] = _too_fast(owner_asked, now)
+        with in_language(requests[index].language):
+            results[index] = too_fast(owner_asked, now)
             if results[index] is None and conversation.pk in answering:
                 results[index] = TurnRejected(_(TURN_RUNNING_MESSAGE))
         if results[index] is None:
@@ -245,13 +243,15 @@ def turns_start(requests: Sequence[StartRequest]) -> list[StartedTurn | TurnReje
                 stored = _store_starts([(requests[i], texts[i]) for i in accepted])
         except IntegrityError:
             if len(accepted) == 1:
-                with requests[accepted[0]].in_language():
+                with in_language(requests[accepted[0]].language):
                     stored = [TurnRejected(_(TURN_RUNNING_MESSAGE))]
             else:  # another process started one of these meanwhile: find which, one by one
                 stored = [turns_start([requests[i]])[0] for i in accepted]
         for index, started in zip(accepted, stored, strict=True):
             results[index] = started
-    return [r if r is not None else TurnRejected(_(UNEXPECTED_MESSAGE)) for r in results]
+    done = [r for r in results if r is not None]
+    assert len(done) == len(requests)  # every start above is stored or refused
+    return done
 
 
 def _store_starts(asks: Sequence[tuple[StartRequest, str]]) -> list[StartedTurn | TurnRejected]:

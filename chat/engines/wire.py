@@ -201,11 +201,6 @@ class WireStream:
         self.events = 0
         # Seconds between reads once `pace` was called: 0 reads each piece as it arrives.
         self._read_every = 0.0
-        self._pending_error: WireError | None = None
-
-    def _raise_pending(self) -> None:
-        if self._pending_error is not None:
-            raise self._pending_error
 
     def pace(self, seconds: float) -> None:
         """From now on, read at most every `seconds`: what arrives in between is handled as
@@ -223,12 +218,6 @@ class WireStream:
             or "content-length" in headers
             or "chunked" in headers.get("transfer-encoding", "").lower()
         )
-
-    async def payloads(self) -> AsyncIterator[tuple[str, Any]]:
-        """(event name, parsed JSON) pairs, one at a time (see `batches`)."""
-        async for batch in self.batches():
-            for payload in batch:
-                yield payload
 
     async def batches(self) -> AsyncIterator[list[tuple[str, Any]]]:
         """(event name, parsed JSON) pairs, a list per read of the body; raises WireError for
@@ -249,11 +238,12 @@ class WireStream:
         piece = first
         while True:
             read_at = time.monotonic()
-            batch, ended = self._parsed(decoder.feed(piece))
+            batch, ended, error = self._parsed(decoder.feed(piece))
             if batch:
                 yield batch
+            if error is not None:
+                raise error
             if ended:
-                self._raise_pending()
                 return
             if self._read_every and time.monotonic() - read_at < self._read_every:
                 # Paced: the next deltas gather in the socket's buffer meanwhile.
@@ -263,31 +253,34 @@ class WireStream:
                 piece = await anext(chunks)
             except StopAsyncIteration:
                 break
-        batch, ended = self._parsed(decoder.finish())
+        batch, ended, error = self._parsed(decoder.finish())
         if batch:
             yield batch
+        if error is not None:
+            raise error
         if ended:
-            self._raise_pending()
             return
         self.framed_end = self._framed()
         if not self.events and decoder.stray_lines:
             raise WireError(UNREADABLE, f"not an event stream: {decoder.first_stray!r}")
 
-    def _parsed(self, events: list[ServerEvent]) -> tuple[list[tuple[str, Any]], bool]:
-        """The payloads of these events, and whether the stream ended among them (`[DONE]`,
-        after which nothing is read, or an error, raised once the payloads before it are out)."""
+    def _parsed(
+        self, events: list[ServerEvent]
+    ) -> tuple[list[tuple[str, Any]], bool, WireError | None]:
+        """The payloads of these events; whether the stream ended among them (`[DONE]`, after
+        which nothing is read); and an error among them, raised once the payloads before it
+        are out."""
         batch: list[tuple[str, Any]] = []
         for event in events:
             try:
                 parsed = self._parse(event)
             except WireError as error:
-                self._pending_error = error
-                return batch, True
+                return batch, True, error
             if parsed is None:
-                return batch, True
+                return batch, True, None
             if parsed is not _SKIP:
                 batch.append(parsed)
-        return batch, False
+        return batch, False, None
 
     def _parse(self, event: ServerEvent) -> tuple[str, Any] | None:
         """The event's payload; None at `[DONE]` (the end), `_SKIP` for an empty event."""

@@ -26,6 +26,15 @@ pytestmark = pytest.mark.django_db(transaction=True)
 RUNNING = "still being written"
 
 
+async def askers(users: type[User], prefix: str, count: int) -> list[tuple[User, Conversation]]:
+    """`count` people, each with an empty conversation."""
+    people = [
+        await users.objects.acreate_user(username=f"{prefix}{i}", password="pw")
+        for i in range(count)
+    ]
+    return [(person, await Conversation.objects.acreate(owner=person)) for person in people]
+
+
 def request(conversation: Conversation, text: str = "tax on 85000 EUR") -> turns.StartRequest:
     return turns.StartRequest(conversation, text, OfflineEngine(), "owner")
 
@@ -94,11 +103,7 @@ def test_each_refusal_of_a_batch_is_in_its_askers_language(alice: User, bob: Use
 async def test_questions_sent_at_once_on_many_sockets_are_started_together_and_all_answered(
     django_user_model: type[User], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    users = [
-        await django_user_model.objects.acreate_user(username=f"asker{i}", password="pw")
-        for i in range(6)
-    ]
-    conversations = [await Conversation.objects.acreate(owner=user) for user in users]
+    users, conversations = zip(*await askers(django_user_model, "asker", 6), strict=True)
     batches: list[int] = []
     write = start_batches._start
 
@@ -147,11 +152,7 @@ async def test_a_question_whose_socket_closed_while_it_was_stored_is_answered_al
 async def test_one_start_that_fails_does_not_fail_the_others_of_its_batch(
     django_user_model: type[User], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    users = [
-        await django_user_model.objects.acreate_user(username=f"batch{i}", password="pw")
-        for i in range(3)
-    ]
-    conversations = [await Conversation.objects.acreate(owner=user) for user in users]
+    users, conversations = zip(*await askers(django_user_model, "batch", 3), strict=True)
     title_from = turns._title_from
 
     def failing_on_boom(text: str) -> str:
