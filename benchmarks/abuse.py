@@ -6,7 +6,7 @@ memory after it leaves?
     .venv/bin/python benchmarks/abuse.py --postgres   # on a fresh PostgreSQL database
     .venv/bin/python benchmarks/abuse.py --phases 3,4 # only some attacks (memory is per run)
 
-Starts ONE daphne process on 127.0.0.1 (a free port, ping every 5 s, ping timeout 10 s, DEBUG=1,
+Starts ONE daphne process on 127.0.0.1 (a free port, ping every 5 s, ping timeout 10 s, production settings,
 the offline engine, the in-memory channel layer) on its own SQLite file (or a PostgreSQL database
 it creates and drops), creates the accounts with `manage.py shell -c`, then runs the phases:
 
@@ -204,7 +204,7 @@ async def open_tab(port: int, account: Account, *, read_catch_up: bool = True) -
     connection = await connect(
         socket_url(port, account),
         additional_headers=[("Cookie", account.cookie)],
-        origin=Origin(f"http://127.0.0.1:{port}"),
+        origin=Origin(f"https://127.0.0.1:{port}"),  # served over HTTPS, behind TLS
         open_timeout=20,
         max_queue=None,
     )
@@ -342,7 +342,7 @@ def raw_handshake(port: int, account: Account, *, receive_buffer: int) -> socket
             f"GET /ws/conversations/{account.conversation}/ HTTP/1.1\r\n"
             f"Host: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-            f"Origin: http://127.0.0.1:{port}\r\nCookie: {account.cookie}\r\n\r\n"
+            f"Origin: https://127.0.0.1:{port}\r\nCookie: {account.cookie}\r\n\r\n"
         ).encode()
     )
     head = b""
@@ -604,7 +604,11 @@ class Bench:
                 if not k.startswith(("OPENAI_", "DJANGO_", "CHAT_", "REDIS_", "DATABASE_"))
             },
             "DJANGO_SETTINGS_MODULE": "taxsite.settings",
-            "DEBUG": "1",
+            # Production settings, as deployed (DEBUG=1 wraps every query for the debug page).
+            "DEBUG": "0",
+            "SECRET_KEY": "benchmark-only-" + uuid.uuid4().hex,
+            "SECURE_SSL_REDIRECT": "0",
+            "STATIC_ROOT": str(self.workdir / "static"),
             "DATABASE_URL": url,
             "ASSISTANT_ENGINE": "offline",
             "OFFLINE_TOKEN_DELAY": "0.02",
@@ -612,6 +616,7 @@ class Bench:
             "CHAT_RATE_LIMIT_TURNS": "1000",
             "PYTHONUNBUFFERED": "1",
         }
+        self.manage("collectstatic", "--noinput", "-v0")  # served with DEBUG off: checked first
         self.manage("migrate", "--noinput", "-v0")
         script = (
             "import json\n"

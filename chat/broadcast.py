@@ -5,10 +5,13 @@ once for all sockets; receipts, snapshots and the end are the whole bubble, as H
 by `chat.fanout`: straight to this process's sockets, through the channel layer to others'.
 """
 
+import copy
+import dataclasses
 from collections.abc import Collection
 from typing import Any
 
 from chat import fragments
+from chat.cpu import off_loop
 from chat.db import db_async
 from chat.fanout import conversation_languages, conversation_publish
 from chat.models import Message, ToolCall
@@ -51,7 +54,14 @@ class ConversationBroadcaster:
             await conversation_publish(self.conversation_id, frame_event(update))
             return
         languages = await conversation_languages(self.conversation_id)
-        event = frame_event(update, languages)
+        # A whole bubble is milliseconds of templates and Markdown per language: rendered off
+        # the loop, from a copy of the message (the turn may go on changing its own meanwhile).
+        update = dataclasses.replace(
+            update,
+            message=copy.copy(update.message),
+            tool_calls=[copy.copy(call) for call in update.tool_calls],
+        )
+        event = await off_loop(frame_event, update, languages)
         await conversation_publish(self.conversation_id, event)
 
 

@@ -1,5 +1,7 @@
 """Markdown from the model or a person, turned into HTML that is safe to put on the page."""
 
+import functools
+
 import nh3
 from markdown_it import MarkdownIt
 
@@ -15,6 +17,9 @@ ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "th": {"align"}, "td": {"align"}}
 ALLOWED_URL_SCHEMES = {"http", "https", "mailto"}
 
 
+# Remembered for a while: a finished answer is rendered once per reader's language, then for
+# each page that shows it, always the same text (a few KB each: 256 is about a megabyte).
+@functools.lru_cache(maxsize=256)
 def markdown_to_safe_html(text: str) -> str:
     return sanitize_html(_markdown.render(text))
 

@@ -36,6 +36,7 @@ from django.utils.translation import gettext_noop
 
 from chat.cancels import raise_if_cancelling
 from chat.checkpoints import get_ledger, lease_until
+from chat.cpu import off_loop
 from chat.db import db_async
 from chat.engines.base import (
     Engine,
@@ -759,7 +760,7 @@ class TurnRun:
             }
             if self.message is not None:  # loaded: what was written so far is ours to keep
                 fields |= {"text": self.text, "reasoning": self.reasoning, "usage": self._usage}
-                fields |= self._figures_checked()
+                fields |= await off_loop(self._figures_checked)  # milliseconds: see chat.cpu
             if self._tool_calls_refused:
                 fields.setdefault("usage", dict(self._usage))
                 fields["usage"]["tool_calls_refused"] = self._tool_calls_refused

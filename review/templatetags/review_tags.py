@@ -1,9 +1,9 @@
-import asyncio
 from datetime import datetime
 
 from django import template
 from django.contrib.auth.models import AnonymousUser, User
 
+from chat.cpu import rendering_for_the_loop
 from chat.models import Conversation, Message
 from review import selectors
 from review.models import Feedback
@@ -16,21 +16,13 @@ def _signed_in(user: object) -> bool:
     return bool(getattr(user, "is_authenticated", False))
 
 
-def _in_event_loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
-
-
 @register.simple_tag
 def answer_feedback(message: Message) -> Feedback | None:
     """The vote on an answer, for its feedback buttons. Bubbles are only ever rendered for the
     conversation's owner (the page and the socket check that), and only the owner can vote.
 
     The transcript selects votes with the messages. The socket renders a streaming or
-    just-finished answer inside the event loop, where the ORM may not run: it has no vote yet.
+    just-finished answer for the event loop, where the ORM may not run: it has no vote yet.
     """
     if message.role != Message.Role.ASSISTANT:
         return None
@@ -39,7 +31,7 @@ def answer_feedback(message: Message) -> Feedback | None:
             return message.feedback
         except Feedback.DoesNotExist:
             return None
-    if _in_event_loop():
+    if rendering_for_the_loop():
         return None
     return selectors.feedback_of(message=message)
 
