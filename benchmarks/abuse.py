@@ -6,9 +6,10 @@ memory after it leaves?
     .venv/bin/python benchmarks/abuse.py --postgres   # on a fresh PostgreSQL database
     .venv/bin/python benchmarks/abuse.py --phases 3,4 # only some attacks (memory is per run)
 
-Starts ONE daphne process on 127.0.0.1 (a free port, ping every 5 s, ping timeout 10 s, production settings,
-the offline engine, the in-memory channel layer) on its own SQLite file (or a PostgreSQL database
-it creates and drops), creates the accounts with `manage.py shell -c`, then runs the phases:
+Starts ONE daphne process on 127.0.0.1 (a free port, ping every 5 s, ping timeout 10 s,
+production settings: DEBUG off, sockets from an https:// origin; the offline engine, the
+in-memory channel layer) on its own SQLite file (or a PostgreSQL database it creates and drops),
+creates the accounts with `manage.py shell -c`, then runs the phases:
 
   1. quiet: the victim alone;
   2. frame flood: 1, then 8 sockets of one account sending frames as fast as they can, each

@@ -298,6 +298,56 @@ async def test_a_frame_and_its_session_re_check_do_not_wait_behind_others_databa
     await socket.disconnect()
 
 
+async def test_an_answers_end_is_worked_out_off_the_loop_while_frames_are_answered(
+    alice: User, settings: Any
+) -> None:
+    """The grounding check and the final bubble (milliseconds of CPU) run on chat.cpu's worker:
+    with that worker held (here: by a job of up to 10 s), the answer's last words still stream
+    and the socket still answers frames at once, but the answer waits to end; then it ends,
+    checked and whole."""
+    import threading
+
+    from chat import cpu
+
+    settings.OFFLINE_TOKEN_DELAY = 0.01  # words over a while: the worker is taken meanwhile
+    conversation = await make_conversation(alice)
+    socket, _, _ = await connect(alice, conversation)
+    await socket.receive_from()
+    await socket.send_to(text_data=frame("What is the tax on 85,000 euros of revenue?"))
+    await receive_until(socket, is_appended)
+    answer = await Message.objects.aget(conversation=conversation, role="assistant")
+    streamed = await receive_until(socket, is_delta)  # after the receipt: words are coming
+    release = threading.Event()
+    held = asyncio.ensure_future(cpu.off_loop(release.wait, 10))
+    try:
+        while not await socket.receive_nothing(timeout=0.5):  # every word sent: the end waits
+            streamed.append(await socket.receive_from())
+        assert "14,500" in streamed_text(streamed, answer.pk)
+        assert not any(is_finished_bubble(answer.pk)(f) for f in streamed)
+        await socket.send_to(text_data=json.dumps({"action": "nothing"}))
+        frames = await receive_until(socket, lambda f: "Unknown action." in f, timeout=1)
+        assert not any(is_finished_bubble(answer.pk)(f) for f in frames)
+        assert (await Message.objects.aget(pk=answer.pk)).status == "streaming"
+    finally:
+        release.set()
+        await held
+    frames = await receive_until(socket, is_finished_bubble(answer.pk))
+    assert "€14,500.00" in frames[-1]
+    assert 'data-status="complete"' in frames[-1]
+    stored = await Message.objects.aget(pk=answer.pk)
+    assert (stored.status, stored.figures_verified) == ("complete", True)
+    await socket.disconnect()
+
+
+async def test_work_moved_off_the_loop_is_told_not_to_query() -> None:
+    """Templates skip their ORM reads (e.g. an answer's vote) for the loop, also on its worker."""
+    from chat.cpu import off_loop, rendering_for_the_loop
+
+    assert rendering_for_the_loop()
+    assert await off_loop(rendering_for_the_loop)
+    assert not await asyncio.to_thread(rendering_for_the_loop)
+
+
 async def test_a_frame_naming_another_conversation_cannot_reach_it(alice: User, bob: User) -> None:
     alices = await make_conversation(alice)
     bobs = await make_conversation(bob)
