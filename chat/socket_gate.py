@@ -10,7 +10,12 @@ socket only as fast as its read budget (socket_limits.read_budget: what the cons
 judge it) and otherwise stops reading it, which makes the kernel push back on the sender; and a
 socket the consumer closed for flooding is dropped at once, its unread frames never parsed.
 
-It also sends each frame at once (TCP_NODELAY), as asyncio servers do.
+It also sends each frame at once (TCP_NODELAY), as asyncio servers do, and drops a client that
+does not read what it is sent: when more than the transport's bufferSize (Twisted's 64 KiB) waits
+unsent beyond what the kernel took (its send buffer: CHAT_SOCKET_SEND_BUFFER_BYTES), and has not
+all gone out CHAT_SOCKET_SEND_STALL_SECONDS later, the connection is aborted (logged). Its
+frames are then neither framed nor buffered any more, and what it holds is bounded by that time
+at the rate the server pushes. A page that was merely slow reconnects and is caught up.
 
 Installed by taxsite/asgi.py when daphne serves (`daphne` and daphne's `runserver`); under any
 other server the consumer's own limits still apply, at a parse per frame.
@@ -19,11 +24,18 @@ other server the consumer's own limits still apply, at a parse per frame.
 import asyncio
 import functools
 import gc
+import logging
+import socket
 from typing import Any
 
 from daphne.ws_protocol import WebSocketFactory, WebSocketProtocol
+from django.conf import settings
+from twisted.internet.interfaces import IPushProducer
+from zope.interface import implementer  # type: ignore[import-untyped]
 
 from chat.socket_limits import CLOSE_FLOODING, FrameBudget, read_budget
+
+logger = logging.getLogger(__name__)
 
 
 class GatedWebSocketProtocol(WebSocketProtocol):  # type: ignore[misc]  # daphne is untyped
@@ -39,6 +51,17 @@ class GatedWebSocketProtocol(WebSocketProtocol):  # type: ignore[misc]  # daphne
         set_no_delay = getattr(self.transport, "setTcpNoDelay", None)
         if set_no_delay is not None:
             set_no_delay(True)
+        # A fixed kernel send buffer: autotuned, it grows to 4 MiB (tcp_wmem), which a client
+        # that never reads fills for minutes before anything waits where the watch can see it.
+        handle = getattr(self.transport, "getHandle", None)
+        if handle is not None:
+            handle().setsockopt(
+                socket.SOL_SOCKET, socket.SO_SNDBUF, settings.CHAT_SOCKET_SEND_BUFFER_BYTES
+            )
+        # The HTTP channel this socket was upgraded from is still registered as the producer
+        # of the connection's writes (it no longer writes): the watch takes its place.
+        self.transport.unregisterProducer()
+        self.transport.registerProducer(SendBacklogWatch(self), True)
         super().connectionMade()
 
     def consumeData(self) -> None:
@@ -85,11 +108,50 @@ class GatedWebSocketProtocol(WebSocketProtocol):  # type: ignore[misc]  # daphne
             self.transport.pauseProducing()
         super().serverClose(code)
 
+    def drop_for_not_reading(self) -> None:
+        if self.state == self.STATE_CLOSED:
+            return
+        logger.warning(
+            "Socket from %s dropped: it has not read what it was sent for %s s",
+            self.client_addr[0] if self.client_addr else "unknown",
+            settings.CHAT_SOCKET_SEND_STALL_SECONDS,
+        )
+        self.transport.abortConnection()
+
     def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
         if self.resume_call is not None:
             self.resume_call.cancel()
         self.resume_call = None
         super().onClose(wasClean, code, reason)
+
+
+@implementer(IPushProducer)
+class SendBacklogWatch:
+    """Registered with the transport as the producer of what the socket sends: Twisted pauses
+    it when the unsent backlog passes the transport's bufferSize and resumes it when all of it
+    has gone out. Paused for CHAT_SOCKET_SEND_STALL_SECONDS: the client does not read."""
+
+    def __init__(self, protocol: GatedWebSocketProtocol) -> None:
+        self.protocol = protocol
+        self.drop_call: asyncio.TimerHandle | None = None
+
+    def pauseProducing(self) -> None:
+        if self.drop_call is None:
+            self.drop_call = asyncio.get_running_loop().call_later(
+                settings.CHAT_SOCKET_SEND_STALL_SECONDS, self._drop
+            )
+
+    def resumeProducing(self) -> None:
+        self.stopProducing()
+
+    def stopProducing(self) -> None:
+        if self.drop_call is not None:
+            self.drop_call.cancel()
+            self.drop_call = None
+
+    def _drop(self) -> None:
+        self.drop_call = None
+        self.protocol.drop_for_not_reading()
 
 
 @functools.cache

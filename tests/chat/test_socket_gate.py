@@ -1,9 +1,11 @@
 """A frame flood on a real daphne (chat/socket_gate.py): the server reads a socket only within
-its frame budget, closes a flood with its reason and lets it go without reading the rest, and a
-storm of reconnects is refused before the database is asked who is connecting."""
+its frame budget, closes a flood with its reason and lets it go without reading the rest, a
+storm of reconnects is refused before the database is asked who is connecting, and a client
+that does not read what it is sent is dropped."""
 
 import json
 import os
+import select
 import socket
 import subprocess
 import sys
@@ -24,6 +26,7 @@ PROBE = json.dumps({"action": "nothing"})
 BURST = 5
 ABUSE_LIMIT = 30
 DAPHNE_APP = "taxsite.asgi:application"
+SEND_STALL = 1.0
 
 
 @dataclass
@@ -48,7 +51,7 @@ ACCOUNTS = (
     "from django.contrib.sessions.backends.db import SessionStore\n"
     "from chat.models import Conversation\n"
     "out = {}\n"
-    "for name in ('flooder', 'other', 'opener'):\n"
+    "for name in ('flooder', 'other', 'opener', 'asker'):\n"
     "    user = get_user_model().objects.create_user(name)\n"
     "    session = SessionStore()\n"
     "    session[SESSION_KEY] = str(user.pk)\n"
@@ -75,6 +78,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "CHAT_SOCKET_OPEN_BURST": "3",
         "CHAT_SOCKET_OPENS_PER_MINUTE": "1",
         "CHAT_SOCKET_REFUSAL_SECONDS": "0.1",
+        "CHAT_SOCKET_SEND_STALL_SECONDS": str(SEND_STALL),
+        "CHAT_SOCKET_SEND_BUFFER_BYTES": "4096",  # the kernel's part of a backlog: 8 KiB
+        "CHAT_RATE_LIMIT_TURNS": "100",
     }
     manage = [sys.executable, "manage.py"]
     subprocess.run([*manage, "migrate", "--noinput", "-v0"], env=env, check=True, cwd=ROOT)
@@ -127,9 +133,13 @@ def masked_text_frame(text: str) -> bytes:
     return masked_frame(text.encode())
 
 
-def raw_tab(server: Server, name: str) -> socket.socket:
+def raw_tab(server: Server, name: str, receive_buffer: int | None = None) -> socket.socket:
     """A socket opened by hand, so that it can flood without ever reading or answering."""
-    raw = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    raw = socket.socket()
+    if receive_buffer is not None:  # before connecting: the window it offers the server
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+    raw.settimeout(10)
+    raw.connect(("127.0.0.1", server.port))
     raw.sendall(
         (
             f"GET /ws/conversations/{server.conversations[name]}/ HTTP/1.1\r\n"
@@ -250,3 +260,34 @@ def test_a_storm_of_reconnects_is_refused_before_the_database(server: Server) ->
     # Refused by the session, before authentication reads who it is (the consumer would say
     # "Socket of user ...").
     assert "Socket from 127.0.0.1 refused: opening sockets too fast" in server.log.read_text()
+
+
+def is_finished_answer(frame: str) -> bool:
+    """An answer's last push: its whole bubble, no longer streaming (not a question appended
+    with the answer's empty bubble)."""
+    return "bubble--assistant" in frame and 'data-status="streaming"' not in frame
+
+
+def test_a_client_that_does_not_read_is_dropped_and_the_reader_is_served(server: Server) -> None:
+    """A tab that never reads the answers pushed to it: once more than 64 KiB wait unsent for
+    CHAT_SOCKET_SEND_STALL_SECONDS the server hangs up on it (daphne's own ping would take 50 s),
+    while the person's reading tab on the same conversation gets every answer."""
+    lurker = raw_tab(server, "asker", receive_buffer=4096)
+    poller = select.poll()
+    poller.register(lurker, select.POLLRDHUP | select.POLLHUP | select.POLLERR)
+    tab = open_tab(server, "asker")
+    answers = 0
+    deadline = time.monotonic() + 30
+    while not poller.poll(0) and time.monotonic() < deadline:
+        tab.send(json.dumps({"message": "What is the tax on 250,000 euros of revenue?"}))
+        while not is_finished_answer(frame := str(tab.recv(timeout=20))):
+            assert "alert is-visible" not in frame, frame  # no question refused
+        answers += 1
+        time.sleep(0.3)  # within the frame budget
+    assert poller.poll(0), f"still connected after {answers} answers"
+    assert "dropped: it has not read what it was sent for 1.0 s" in server.log.read_text()
+    tab.send(PROBE)  # the reader is still connected and served
+    while "Unknown action." not in str(tab.recv(timeout=10)):
+        pass
+    tab.close()
+    lurker.close()
