@@ -12,8 +12,9 @@ socket the consumer closed for flooding is dropped at once, its unread frames ne
 
 It also sends each frame at once (TCP_NODELAY), as asyncio servers do, and drops a client that
 does not read what it is sent: when more than the transport's bufferSize (Twisted's 64 KiB) waits
-unsent beyond what the kernel took (its send buffer: CHAT_SOCKET_SEND_BUFFER_BYTES), and has not
-all gone out CHAT_SOCKET_SEND_STALL_SECONDS later, the connection is aborted (logged). Its
+unsent beyond what the kernel took (its send buffer: CHAT_SOCKET_SEND_BUFFER_BYTES), and the
+kernel has taken none of it CHAT_SOCKET_SEND_STALL_SECONDS later, the connection is aborted
+(logged); a slow client that is still taking its backlog is given more time. Its
 frames are then neither framed nor buffered any more, and what it holds is bounded by that time
 at the rate the server pushes. A page that was merely slow reconnects and is caught up.
 
@@ -37,12 +38,17 @@ from chat.socket_limits import CLOSE_FLOODING, FrameBudget, read_budget
 
 logger = logging.getLogger(__name__)
 
+# However steadily a slow client takes its backlog, no more than this waits for it (the largest
+# frame, a catch-up of CHAT_CATCH_UP_MESSAGES long answers, is well under a megabyte).
+MAX_SEND_BACKLOG_BYTES = 4 * 1024 * 1024
+
 
 class GatedWebSocketProtocol(WebSocketProtocol):  # type: ignore[misc]  # daphne is untyped
     budget: FrameBudget | None = None
     # While reading is held: the call that resumes it (daphne runs Twisted on asyncio's loop).
     resume_call: asyncio.TimerHandle | None = None
     stopped_reading = False  # for good: closed for flooding
+    bytes_handed = 0  # to the transport, since the connection was made
 
     def connectionMade(self) -> None:
         freeze_startup_objects()
@@ -108,6 +114,17 @@ class GatedWebSocketProtocol(WebSocketProtocol):  # type: ignore[misc]  # daphne
             self.transport.pauseProducing()
         super().serverClose(code)
 
+    def sendData(self, data: bytes, sync: bool = False, chopsize: int | None = None) -> None:
+        self.bytes_handed += len(data)
+        super().sendData(data, sync, chopsize)
+
+    def bytes_sent(self) -> int:
+        """What the kernel has taken so far: handed to the transport, less what still waits in
+        Twisted's buffer (its attributes; a transport without them counts as all sent)."""
+        transport = self.transport
+        waiting = len(getattr(transport, "dataBuffer", b"")) - getattr(transport, "offset", 0)
+        return self.bytes_handed - waiting - getattr(transport, "_tempDataLen", 0)
+
     def drop_for_not_reading(self) -> None:
         if self.state == self.STATE_CLOSED:
             return
@@ -129,17 +146,23 @@ class GatedWebSocketProtocol(WebSocketProtocol):  # type: ignore[misc]  # daphne
 class SendBacklogWatch:
     """Registered with the transport as the producer of what the socket sends: Twisted pauses
     it when the unsent backlog passes the transport's bufferSize and resumes it when all of it
-    has gone out. Paused for CHAT_SOCKET_SEND_STALL_SECONDS: the client does not read."""
+    has gone out. Paused, and nothing more taken by the kernel for
+    CHAT_SOCKET_SEND_STALL_SECONDS: the client does not read."""
 
     def __init__(self, protocol: GatedWebSocketProtocol) -> None:
         self.protocol = protocol
         self.drop_call: asyncio.TimerHandle | None = None
+        self.sent_at_check = 0
 
     def pauseProducing(self) -> None:
         if self.drop_call is None:
-            self.drop_call = asyncio.get_running_loop().call_later(
-                settings.CHAT_SOCKET_SEND_STALL_SECONDS, self._drop
-            )
+            self._check_later()
+
+    def _check_later(self) -> None:
+        self.sent_at_check = self.protocol.bytes_sent()
+        self.drop_call = asyncio.get_running_loop().call_later(
+            settings.CHAT_SOCKET_SEND_STALL_SECONDS, self._check
+        )
 
     def resumeProducing(self) -> None:
         self.stopProducing()
@@ -149,9 +172,13 @@ class SendBacklogWatch:
             self.drop_call.cancel()
             self.drop_call = None
 
-    def _drop(self) -> None:
+    def _check(self) -> None:
         self.drop_call = None
-        self.protocol.drop_for_not_reading()
+        sent = self.protocol.bytes_sent()
+        if sent > self.sent_at_check and self.protocol.bytes_handed - sent < MAX_SEND_BACKLOG_BYTES:
+            self._check_later()  # slow, but reading
+        else:
+            self.protocol.drop_for_not_reading()
 
 
 @functools.cache

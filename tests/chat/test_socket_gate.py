@@ -9,10 +9,12 @@ import select
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from websockets.sync.client import ClientConnection, connect
@@ -51,7 +53,7 @@ ACCOUNTS = (
     "from django.contrib.sessions.backends.db import SessionStore\n"
     "from chat.models import Conversation\n"
     "out = {}\n"
-    "for name in ('flooder', 'other', 'opener', 'asker'):\n"
+    "for name in ('flooder', 'other', 'opener', 'asker', 'slow'):\n"
     "    user = get_user_model().objects.create_user(name)\n"
     "    session = SessionStore()\n"
     "    session[SESSION_KEY] = str(user.pk)\n"
@@ -268,22 +270,68 @@ def is_finished_answer(frame: str) -> bool:
     return "bubble--assistant" in frame and 'data-status="streaming"' not in frame
 
 
-def test_a_client_that_does_not_read_is_dropped_and_the_reader_is_served(server: Server) -> None:
-    """A tab that never reads the answers pushed to it: once more than 64 KiB wait unsent for
-    CHAT_SOCKET_SEND_STALL_SECONDS the server hangs up on it (daphne's own ping would take 50 s),
-    while the person's reading tab on the same conversation gets every answer."""
-    lurker = raw_tab(server, "asker", receive_buffer=4096)
-    poller = select.poll()
-    poller.register(lurker, select.POLLRDHUP | select.POLLHUP | select.POLLERR)
-    tab = open_tab(server, "asker")
+def ask_back_to_back(tab: ClientConnection, stop: Any, seconds: float) -> int:
+    """Questions one after another, each answer read whole, until `stop()` or `seconds`."""
     answers = 0
-    deadline = time.monotonic() + 30
-    while not poller.poll(0) and time.monotonic() < deadline:
+    deadline = time.monotonic() + seconds
+    while not stop() and time.monotonic() < deadline:
         tab.send(json.dumps({"message": "What is the tax on 250,000 euros of revenue?"}))
         while not is_finished_answer(frame := str(tab.recv(timeout=20))):
             assert "alert is-visible" not in frame, frame  # no question refused
         answers += 1
         time.sleep(0.3)  # within the frame budget
+    return answers
+
+
+def test_a_slow_client_still_reading_is_kept(server: Server) -> None:
+    """A tab that reads 10 kB/s while answers stream faster: its backlog passes the watch's
+    mark, but the kernel keeps taking from it, so the server keeps it."""
+    drops_before = server.log.read_text().count("dropped: it has not read")
+    slow = raw_tab(server, "slow", receive_buffer=4096)
+    slow.settimeout(0.1)
+    stop = threading.Event()
+    outcome: dict[str, object] = {"taken": 0}
+
+    def read_slowly() -> None:
+        while not stop.is_set():
+            try:
+                chunk = slow.recv(1024)
+            except TimeoutError:
+                continue
+            except OSError as error:  # reset: dropped
+                outcome["ended"] = error
+                return
+            if not chunk:
+                outcome["ended"] = "hung up"
+                return
+            outcome["taken"] = int(outcome["taken"]) + len(chunk)  # type: ignore[call-overload]
+            time.sleep(0.1)
+
+    reader = threading.Thread(target=read_slowly)
+    reader.start()
+    tab = open_tab(server, "slow")
+    try:
+        answers = ask_back_to_back(tab, lambda: "ended" in outcome, 5 * SEND_STALL + 3)
+    finally:
+        stop.set()
+        reader.join()
+        tab.close()
+        slow.close()
+    assert "ended" not in outcome, f"{outcome} after {answers} answers"
+    assert int(outcome["taken"]) > 40_000  # type: ignore[call-overload]  # it kept reading
+    assert server.log.read_text().count("dropped: it has not read") == drops_before
+
+
+def test_a_client_that_does_not_read_is_dropped_and_the_reader_is_served(server: Server) -> None:
+    """A tab that never reads the answers pushed to it: once more than 64 KiB wait unsent and
+    none of it is taken for CHAT_SOCKET_SEND_STALL_SECONDS, the server hangs up on it (daphne's
+    own ping would take 50 s), while the person's reading tab on the conversation gets every
+    answer."""
+    lurker = raw_tab(server, "asker", receive_buffer=4096)
+    poller = select.poll()
+    poller.register(lurker, select.POLLRDHUP | select.POLLHUP | select.POLLERR)
+    tab = open_tab(server, "asker")
+    answers = ask_back_to_back(tab, lambda: bool(poller.poll(0)), 30)
     assert poller.poll(0), f"still connected after {answers} answers"
     assert "dropped: it has not read what it was sent for 1.0 s" in server.log.read_text()
     tab.send(PROBE)  # the reader is still connected and served
