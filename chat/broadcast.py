@@ -54,14 +54,19 @@ class ConversationBroadcaster:
             await conversation_publish(self.conversation_id, frame_event(update))
             return
         languages = await conversation_languages(self.conversation_id)
-        # A whole bubble is milliseconds of templates and Markdown per language: rendered off
-        # the loop, from a copy of the message (the turn may go on changing its own meanwhile).
-        update = dataclasses.replace(
-            update,
-            message=copy.copy(update.message),
-            tool_calls=[copy.copy(call) for call in update.tool_calls],
-        )
-        event = await off_loop(frame_event, update, languages)
+        if update.finished:
+            # An answer's end is milliseconds of templates and Markdown per language, and
+            # answers end together: rendered off the loop (chat/cpu.py), from copies. A receipt
+            # stays here: it comes before the answer's first words, which must not queue
+            # behind every other answer's receipt on the one worker (first text at N = 200).
+            update = dataclasses.replace(
+                update,
+                message=copy.copy(update.message),
+                tool_calls=[copy.copy(call) for call in update.tool_calls],
+            )
+            event = await off_loop(frame_event, update, languages)
+        else:
+            event = frame_event(update, languages)
         await conversation_publish(self.conversation_id, event)
 
 
