@@ -14,9 +14,9 @@ It also sends each frame at once (TCP_NODELAY), as asyncio servers do, and drops
 does not read what it is sent: when more than the transport's bufferSize (Twisted's 64 KiB) waits
 unsent beyond what the kernel took (its send buffer: CHAT_SOCKET_SEND_BUFFER_BYTES), and the
 kernel has taken none of it CHAT_SOCKET_SEND_STALL_SECONDS later, the connection is aborted
-(logged); a slow client that is still taking its backlog is given more time. Its
-frames are then neither framed nor buffered any more, and what it holds is bounded by that time
-at the rate the server pushes. A page that was merely slow reconnects and is caught up.
+(logged); a slow client that is still taking its backlog is given more time, up to
+MAX_SEND_BACKLOG_BYTES waiting. A dropped client's frames are neither framed nor buffered any
+more. A page that was merely slow reconnects and is caught up.
 
 Installed by taxsite/asgi.py when daphne serves (`daphne` and daphne's `runserver`); under any
 other server the consumer's own limits still apply, at a parse per frame.

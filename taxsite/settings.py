@@ -301,9 +301,9 @@ CHAT_SOCKET_OPENS_PER_MINUTE = env_int("CHAT_SOCKET_OPENS_PER_MINUTE", 30)
 CHAT_SOCKET_OPEN_BURST = env_int("CHAT_SOCKET_OPEN_BURST", 20)
 # A refused open is answered after this long, so a client reconnecting at once is slowed down.
 CHAT_SOCKET_REFUSAL_SECONDS = env_float("CHAT_SOCKET_REFUSAL_SECONDS", 1.0)
-# A socket whose unsent frames (over 64 KiB beyond its kernel send buffer, this many bytes,
-# which Linux doubles) have not all gone out after CHAT_SOCKET_SEND_STALL_SECONDS is dropped:
-# its client does not read (chat/socket_gate.py).
+# A socket with over 64 KiB unsent beyond its kernel send buffer (this many bytes, which Linux
+# doubles), none of it taken for CHAT_SOCKET_SEND_STALL_SECONDS, is dropped: its client does
+# not read (chat/socket_gate.py).
 CHAT_SOCKET_SEND_BUFFER_BYTES = env_int("CHAT_SOCKET_SEND_BUFFER_BYTES", 64 * 1024)
 CHAT_SOCKET_SEND_STALL_SECONDS = env_float("CHAT_SOCKET_SEND_STALL_SECONDS", 5.0)
 # How long a socket trusts its last session check (logout closes sockets at once anyway).

@@ -235,16 +235,21 @@ class WireStream:
                 yield [payload]
             return
         decoder = _Decoder()
-        piece = first
+        piece: bytes | None = first
         while True:
             read_at = time.monotonic()
-            batch, ended, error = self._parsed(decoder.feed(piece))
+            # None: the body has ended, and what the decoder still holds is the last of it.
+            batch, ended, error = self._parsed(
+                decoder.feed(piece) if piece is not None else decoder.finish()
+            )
             if batch:
                 yield batch
             if error is not None:
                 raise error
             if ended:
                 return
+            if piece is None:
+                break
             if self._read_every and time.monotonic() - read_at < self._read_every:
                 # Paced: the next deltas gather in the socket's buffer meanwhile.
                 await _next_tick(self._read_every)
@@ -252,14 +257,7 @@ class WireStream:
             try:
                 piece = await anext(chunks)
             except StopAsyncIteration:
-                break
-        batch, ended, error = self._parsed(decoder.finish())
-        if batch:
-            yield batch
-        if error is not None:
-            raise error
-        if ended:
-            return
+                piece = None
         self.framed_end = self._framed()
         if not self.events and decoder.stray_lines:
             raise WireError(UNREADABLE, f"not an event stream: {decoder.first_stray!r}")
