@@ -248,7 +248,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             # Give the text back so that nothing the person typed is lost.
             await self.send(text_data=fragments.alert(str(rejected)) + fragments.composer(text))
             return
-        started, listed, context = start.turn, start.listed, start.context
+        started, context = start.turn, start.context
         # Every tab on the conversation (all the owner's) gets the question, and the new title,
         # each in its own language (i18n).
         conversation = started.user_message.conversation
@@ -258,7 +258,11 @@ class ConversationConsumer(AsyncWebsocketConsumer):
                 fragments.messages_appended(
                     [(started.user_message, []), (started.assistant_message, [])]
                 )
-                + ("" if listed is None else fragments.sidebar(listed, conversation))
+                + (
+                    fragments.conversation_titled(conversation, was_listed=bool(context.history))
+                    if started.title_changed
+                    else ""
+                )
             ),
             languages,
         )

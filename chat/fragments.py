@@ -52,10 +52,11 @@ def composer(text: str = "") -> str:
     return render_to_string("chat/_composer_input.html", {"text": text})
 
 
-def sidebar(conversations: Iterable[Conversation], current: Conversation) -> str:
-    """The conversation list and the page title, after a conversation got its title."""
+def conversation_titled(conversation: Conversation, *, was_listed: bool) -> str:
+    """The page title, and the conversation at the top of the list's Today (moved there if it
+    was listed already): one item, however many conversations the person has."""
     return render_to_string(
-        "chat/_sidebar_and_title.html", {"conversations": conversations, "current": current}
+        "chat/_conversation_titled.html", {"current": conversation, "listed": was_listed}
     )
 
 

@@ -42,14 +42,6 @@ def conversation_list(*, user: AnyUser) -> QuerySet[Conversation]:
     return _listed(_owned(user))
 
 
-def conversation_lists(*, users: Sequence[AnyUser]) -> dict[int, list[Conversation]]:
-    """`conversation_list` of several people at once (one query), by user id."""
-    lists: dict[int, list[Conversation]] = {user.pk: [] for user in users if user.is_authenticated}
-    for conversation in _listed(_live().filter(owner_id__in=lists)):
-        lists[conversation.owner_id].append(conversation)
-    return lists
-
-
 def conversation_get(*, user: AnyUser, conversation_id: int) -> Conversation | None:
     if not user.is_authenticated:
         return None

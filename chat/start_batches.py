@@ -19,7 +19,6 @@ from django.utils.translation import gettext as _
 from chat import selectors, turns
 from chat.db import db_async
 from chat.engines.base import Engine
-from chat.models import Conversation
 from chat.runner import turn_launch
 
 logger = logging.getLogger(__name__)
@@ -39,12 +38,10 @@ class Ask:
 
 @dataclass(frozen=True)
 class Start:
-    """A started turn; the person's conversations when this one just got its title (read here,
-    rendered by the socket, not on the database thread); what the engine needs, so the turn
-    runs without another database call."""
+    """A started turn, and what the engine needs, so the turn runs without another database
+    call."""
 
     turn: turns.StartedTurn
-    listed: list[Conversation] | None
     context: turns.TurnContext
 
 
@@ -67,18 +64,7 @@ def _start(asks: Sequence[Ask]) -> list[Start | turns.TurnRejected]:
             outcomes.append(next(started))
     turned = [o for o in outcomes if isinstance(o, turns.StartedTurn)]
     contexts = iter(turns.turn_contexts([o.assistant_message for o in turned]))
-    titled = [ask.user for ask, o in zip(asks, outcomes, strict=True) if _titled(o)]
-    lists = selectors.conversation_lists(users=titled) if titled else {}
-    return [
-        Start(o, lists.get(ask.user.pk) if o.title_changed else None, next(contexts))
-        if isinstance(o, turns.StartedTurn)
-        else o
-        for ask, o in zip(asks, outcomes, strict=True)
-    ]
-
-
-def _titled(outcome: turns.StartedTurn | turns.TurnRejected) -> bool:
-    return isinstance(outcome, turns.StartedTurn) and outcome.title_changed
+    return [Start(o, next(contexts)) if isinstance(o, turns.StartedTurn) else o for o in outcomes]
 
 
 class StartBatcher:

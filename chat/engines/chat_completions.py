@@ -13,7 +13,7 @@ thinking parts or `<think>` blocks.
 import json
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from django.conf import settings
 from django.utils.translation import gettext_noop
@@ -27,7 +27,7 @@ from chat.engines.base import (
     UsageReported,
     merged,
 )
-from chat.engines.client import OpenAIEngine, openai_client
+from chat.engines.client import OpenAIEngine, stream_post
 from chat.engines.errors import CUT_SHORT, FILTERED, STREAM_ENDED_EARLY
 from chat.engines.history import chat_messages, chat_tools
 from chat.engines.reasoning import ThinkSplitter, part_texts
@@ -174,9 +174,7 @@ class ChatRounds:
     async def round(self, result: RoundResult, *, force_answer: bool) -> AsyncIterator[EngineEvent]:
         if force_answer:
             self.options["tool_choice"] = "none"  # enough tools: answer with what you have
-        stream = await openai_client().chat.completions.create(
-            messages=cast(Any, self.messages), stream=True, **self.options
-        )
+        stream = await stream_post("/chat/completions", {"messages": self.messages, **self.options})
         reader = ChunkReader()
         wire = WireStream(stream.response)
         try:

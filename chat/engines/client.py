@@ -1,12 +1,12 @@
 """The AsyncOpenAI client: built lazily, once per process (and event loop), from settings."""
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
 if TYPE_CHECKING:
-    from openai import AsyncOpenAI
+    from openai import AsyncOpenAI, AsyncStream
 
 _clients: dict[tuple[object, ...], "AsyncOpenAI"] = {}
 
@@ -43,6 +43,25 @@ def openai_client() -> "AsyncOpenAI":
         )
         _clients[key] = client
     return client
+
+
+async def stream_post(path: str, body: dict[str, Any]) -> "AsyncStream[Any]":
+    """POST a streaming request whose body we built in wire form, through the client (its
+    auth, retries, timeouts and error classes), read raw by `WireStream`.
+
+    The typed `create` methods first walk the whole body against the SDK's TypedDicts, which
+    our bodies do not need (no aliases, files or dates): 0.36 ms a request, a fifth of a
+    turn's start when 200 people ask at once (`benchmarks/streaming.py`)."""
+    from openai import AsyncStream
+
+    return await openai_client().post(
+        path,
+        cast_to=object,
+        body={**body, "stream": True},
+        options={"security": {"bearer_auth": True}},
+        stream=True,
+        stream_cls=AsyncStream[Any],
+    )
 
 
 class OpenAIEngine:

@@ -10,7 +10,7 @@ missing fields never break a turn. Reasoning (summaries, reasoning text) is kept
 """
 
 from collections.abc import AsyncGenerator, AsyncIterator
-from typing import Any, cast
+from typing import Any
 
 from django.conf import settings
 from django.utils.translation import gettext_noop
@@ -25,7 +25,7 @@ from chat.engines.base import (
     UsageReported,
     merged,
 )
-from chat.engines.client import OpenAIEngine, openai_client
+from chat.engines.client import OpenAIEngine, openai_client, stream_post
 from chat.engines.errors import CUT_SHORT, NO_ANSWER, STREAM_ENDED_EARLY
 from chat.engines.history import responses_items, responses_tools
 from chat.engines.reasoning import ThinkSplitter
@@ -86,9 +86,7 @@ class ResponsesRounds:
     async def round(self, result: RoundResult, *, force_answer: bool) -> AsyncIterator[EngineEvent]:
         if force_answer:
             self.options["tool_choice"] = "none"  # enough tools: answer with what you have
-        stream = await openai_client().responses.create(
-            input=cast(Any, self.pending), stream=True, **self.options
-        )
+        stream = await stream_post("/responses", {"input": self.pending, **self.options})
         splitter = ThinkSplitter()
         calls: list[ToolCallRequest] = []
         finished: dict[str, Any] | None = None

@@ -71,7 +71,8 @@ _MARKDOWN_MARKS = re.compile(r"[*_`#|>]+")
 @register.filter
 def by_day(conversations: Iterable[Any]) -> list[dict[str, Any]]:
     """Conversations grouped as Today / Yesterday / Earlier, in the active time zone (the
-    person's, from their browser; see chat.middleware)."""
+    person's, from their browser; see chat.middleware). Today is there even when empty: it is
+    where a conversation that just got its title goes."""
     today = timezone.localdate()
     labels = {"today": _("Today"), "yesterday": _("Yesterday"), "earlier": _("Earlier")}
     groups: dict[str, list[Any]] = {key: [] for key in labels}
@@ -82,7 +83,7 @@ def by_day(conversations: Iterable[Any]) -> list[dict[str, Any]]:
     return [
         {"key": key, "label": labels[key], "conversations": items}
         for key, items in groups.items()
-        if items
+        if items or key == "today"
     ]
 
 

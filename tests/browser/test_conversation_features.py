@@ -143,6 +143,30 @@ def test_rename_search_delete_and_the_tab_title(
 # --- Answer actions and versions --------------------------------------------------------------
 
 
+def test_a_conversation_that_gets_its_title_goes_to_the_top_of_today(
+    page: Page, live_server_url: str
+) -> None:
+    sign_up(page, live_server_url)
+    sidebar = page.locator("#conversation-list")
+    expect(sidebar.get_by_text("No conversations yet.")).to_be_visible()
+    ask(page, QUESTION)
+    expect(sidebar.get_by_text("No conversations yet.")).to_be_hidden()
+    expect(sidebar.locator(".conversation-group")).to_have_text(["Today"])
+    today = page.locator("#conversations-today .conversation-title")
+    expect(today).to_have_text(["Tax on €85,000"])
+
+    page.get_by_role("button", name="New conversation").first.click()
+    expect(page.locator("#chat-title")).to_have_text("New conversation")
+    expect(page.locator("#connection")).to_have_text("Live")
+    ask(page, "What is the tax on 40,000 euros of revenue?")
+    expect(today).to_have_text(["Tax on €40,000", "Tax on €85,000"])
+    current = page.locator('#conversation-list a[aria-current="page"] .conversation-title')
+    expect(current).to_have_text("Tax on €40,000")
+    page.reload()  # the list the server renders is the one the socket built
+    expect(today).to_have_text(["Tax on €40,000", "Tax on €85,000"])
+    expect(current).to_have_text("Tax on €40,000")
+
+
 def test_copy_regenerate_page_versions_and_edit(
     make_page: Any, live_server_url: str, artifacts: Path
 ) -> None:

@@ -47,7 +47,11 @@ async def test_tax_question_streams_in_order_and_completes(alice: User, settings
     await socket.receive_from()  # the catch-up transcript
     await socket.send_to(text_data=frame("What is the tax on 85,000 euros of revenue?"))
     frames = await receive_until(socket, is_appended)
-    assert any("conversation-list" in f and "Tax on €85,000" in f for f in frames)
+    # The new title: the page's, and one item put at the top of the list's Today.
+    titled = next(f for f in frames if f'id="conversation-item-{conversation.pk}"' in f)
+    assert '<ul id="conversations-today" hx-swap-oob="afterbegin">' in titled
+    assert "Tax on €85,000" in titled
+    assert 'id="chat-title"' in titled
     appended = frames[-1]
     assert "What is the tax on 85,000 euros of revenue?" in appended
     assert 'data-status="streaming"' in appended

@@ -460,9 +460,37 @@ async def test_the_new_title_reaches_every_tab(alice: User) -> None:
     conversation = await asyncio.to_thread(services.conversation_get_or_create_empty, owner=alice)
     first, second = await two_tabs(alice, conversation)
     await first.send_to(text_data=frame("What is the tax on 85,000 euros?"))
+    item = f'id="conversation-item-{conversation.pk}"'
     for tab in (first, second):
         frames = await receive_until(tab, is_appended)
         assert 'id="chat-title"' in frames[-1]
         assert "Tax on €85,000" in frames[-1]
+        # A new conversation: put at the top of Today, nothing to take out of the list first.
+        assert '<ul id="conversations-today" hx-swap-oob="afterbegin">' in frames[-1]
+        assert frames[-1].count(item) == 1
     await first.disconnect()
     await second.disconnect()
+
+
+async def test_a_listed_conversation_that_gets_its_title_moves_to_the_top_of_today(
+    alice: User,
+) -> None:
+    """A first question with nothing to make a title of ("???") lists the conversation as
+    Untitled; the next question titles it: its old item is taken out as the new one goes in."""
+    conversation = await asyncio.to_thread(services.conversation_get_or_create_empty, owner=alice)
+    await asyncio.to_thread(
+        Message.objects.create, conversation=conversation, role="user", text="???"
+    )
+    await asyncio.to_thread(
+        Message.objects.create, conversation=conversation, role="assistant", text="Ask me."
+    )
+    tab, other = await two_tabs(alice, conversation)
+    await other.disconnect()
+    await tab.send_to(text_data=frame("What is the tax on 85,000 euros?"))
+    appended = (await receive_until(tab, is_appended))[-1]
+    item = f'id="conversation-item-{conversation.pk}"'
+    assert f'<li {item} hx-swap-oob="delete"></li>' in appended
+    assert appended.index('hx-swap-oob="delete"') < appended.index('hx-swap-oob="afterbegin"')
+    assert appended.count(item) == 2  # the one taken out, the one put in
+    assert "Tax on €85,000" in appended
+    await tab.disconnect()
