@@ -82,6 +82,51 @@ async def _next_tick(period: float) -> None:
     await ticks.wait()
 
 
+# How often the stall watch looks at the streams it holds (a stall is seen this late at most).
+STALL_CHECK_SECONDS = 0.25
+
+
+class _StallWatch:
+    """The read timeout of an event loop's provider streams, kept by one timer.
+
+    aiohttp re-arms a timer handle for the read timeout at every TCP segment it reads, about
+    one per delta: 7 % of the server's CPU with 200 answers streaming (py-spy under
+    `benchmarks/streaming.py`). A stream that takes the timeout over (`WireStream`) is looked at
+    here every STALL_CHECK_SECONDS instead, and ended as aiohttp would have ended it."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        # Weak: a stream whose reader was abandoned (not closed) leaves with it.
+        self.streams: weakref.WeakSet[WireStream] = weakref.WeakSet()
+        self.handle: asyncio.TimerHandle | None = None
+
+    def add(self, stream: "WireStream") -> None:
+        self.streams.add(stream)
+        if self.handle is None:
+            self.handle = self.loop.call_later(STALL_CHECK_SECONDS, self._check)
+
+    def _check(self) -> None:
+        self.handle = None
+        now = time.monotonic()
+        for stream in list(self.streams):
+            stream.end_if_stalled(now)
+        if self.streams:
+            self.handle = self.loop.call_later(STALL_CHECK_SECONDS, self._check)
+
+
+_stall_watches: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _StallWatch]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _stall_watch() -> _StallWatch:
+    loop = asyncio.get_running_loop()
+    watch = _stall_watches.get(loop)
+    if watch is None:
+        watch = _stall_watches[loop] = _StallWatch(loop)
+    return watch
+
+
 class WireError(Exception):
     """The reply cannot be used: `message` is for the person, `detail` for staff."""
 
@@ -201,11 +246,47 @@ class WireStream:
         self.events = 0
         # Seconds between reads once `pace` was called: 0 reads each piece as it arrives.
         self._read_every = 0.0
+        # Once the read timeout is taken over from aiohttp (`_take_over_read_timeout`).
+        self._body: Any = None
+        self._watch: _StallWatch | None = None
+        self._read_timeout = 0.0
+        self._waiting_since = 0.0  # while a read waits for the provider
 
     def pace(self, seconds: float) -> None:
         """From now on, read at most every `seconds`: what arrives in between is handled as
         one batch. Called once the first words are out, so they are never held back."""
         self._read_every = seconds
+
+    def _take_over_read_timeout(self) -> None:
+        """Keep this body's read timeout with the stall watch, not in aiohttp (see _StallWatch).
+        Only with the SDK's aiohttp transport (chat.engines.client); otherwise the HTTP client
+        keeps its own."""
+        stream: Any = self.response.stream
+        for _ in range(3):  # httpx wraps the transport's stream in its own
+            aiohttp_response = getattr(stream, "_aiohttp_response", None)
+            if aiohttp_response is not None:
+                break
+            stream = getattr(stream, "_stream", None)
+        else:
+            return
+        protocol: Any = getattr(getattr(aiohttp_response, "connection", None), "protocol", None)
+        timeout = getattr(protocol, "read_timeout", None)
+        if not timeout or not hasattr(aiohttp_response.content, "set_exception"):
+            return  # no timeout to keep, or the body is in already (the connection is free)
+        protocol.read_timeout = None  # aiohttp arms no new timer from its next read on
+        self._body = aiohttp_response.content
+        self._read_timeout = float(timeout)
+        self._watch = _stall_watch()
+        self._watch.add(self)
+
+    def end_if_stalled(self, now: float) -> None:
+        """Called by the stall watch: a read that has waited longer than the timeout fails as
+        aiohttp's own timeout fails it (the SDK's transport makes it an httpx ReadTimeout)."""
+        if self._waiting_since and now - self._waiting_since > self._read_timeout:
+            from aiohttp import SocketTimeoutError
+
+            self._waiting_since = 0.0
+            self._body.set_exception(SocketTimeoutError("Timeout on reading data from socket"))
 
     @property
     def ended_cleanly(self) -> bool:
@@ -236,28 +317,35 @@ class WireStream:
             return
         decoder = _Decoder()
         piece: bytes | None = first
-        while True:
-            read_at = time.monotonic()
-            # None: the body has ended, and what the decoder still holds is the last of it.
-            batch, ended, error = self._parsed(
-                decoder.feed(piece) if piece is not None else decoder.finish()
-            )
-            if batch:
-                yield batch
-            if error is not None:
-                raise error
-            if ended:
-                return
-            if piece is None:
-                break
-            if self._read_every and time.monotonic() - read_at < self._read_every:
-                # Paced: the next deltas gather in the socket's buffer meanwhile.
-                await _next_tick(self._read_every)
-            # Read here rather than through one more generator: this runs once per read.
-            try:
-                piece = await anext(chunks)
-            except StopAsyncIteration:
-                piece = None
+        self._take_over_read_timeout()
+        try:
+            while True:
+                read_at = time.monotonic()
+                # None: the body has ended, and what the decoder still holds is the last of it.
+                batch, ended, error = self._parsed(
+                    decoder.feed(piece) if piece is not None else decoder.finish()
+                )
+                if batch:
+                    yield batch
+                if error is not None:
+                    raise error
+                if ended:
+                    return
+                if piece is None:
+                    break
+                if self._read_every and time.monotonic() - read_at < self._read_every:
+                    # Paced: the next deltas gather in the socket's buffer meanwhile.
+                    await _next_tick(self._read_every)
+                self._waiting_since = time.monotonic()
+                try:
+                    piece = await anext(chunks)
+                except StopAsyncIteration:
+                    piece = None
+                finally:
+                    self._waiting_since = 0.0
+        finally:
+            if self._watch is not None:
+                self._watch.streams.discard(self)
         self.framed_end = self._framed()
         if not self.events and decoder.stray_lines:
             raise WireError(UNREADABLE, f"not an event stream: {decoder.first_stray!r}")

@@ -178,6 +178,8 @@ class _Handler(BaseHTTPRequestHandler):
                             )
                         )
                         break
+                    if isinstance(step, Text) and step.stall_after == deltas:
+                        time.sleep(step.stall_seconds)
                     deltas += 1
                     if fake.token_delay:
                         time.sleep(fake.token_delay)

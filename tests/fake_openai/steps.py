@@ -23,6 +23,9 @@ class Text:
     error_after: int | None = None
     # Sent apart from the answer (chat: `reasoning_content`; responses: a reasoning summary).
     reasoning: str = ""
+    # Go silent mid-answer: after this many deltas, send nothing for `stall_seconds`.
+    stall_after: int | None = None
+    stall_seconds: float = 0.0
 
     @classmethod
     def of_length(cls, words: int) -> Text:

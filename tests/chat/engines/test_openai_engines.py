@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import time
 from io import StringIO
 from typing import Any
 
@@ -191,6 +192,21 @@ async def test_slow_first_token_times_out_clearly(
     answer = await ask(alice, "hello")
     assert answer.status == "error"
     assert "took too long" in answer.status_notice
+
+
+async def test_a_provider_gone_silent_mid_answer_times_out_and_keeps_the_words(
+    alice: User, fake_openai: FakeOpenAI, settings: Any, adapter: Adapter
+) -> None:
+    """The read timeout mid-stream is kept by the stall watch (chat.engines.wire), not by the
+    HTTP client: the answer still ends, with what came before the silence."""
+    settings.OPENAI_TIMEOUT = 0.5
+    fake_openai.script(Text("words before the silence and after", stall_after=3, stall_seconds=3))
+    started = time.monotonic()
+    answer = await ask(alice, "hello")
+    assert time.monotonic() - started < 2.5  # ended by the timeout, not by the stall's end
+    assert answer.status == "interrupted"
+    assert "took too long" in answer.status_notice
+    assert answer.text.strip() == "words before the"
 
 
 async def test_unreachable_provider_is_explained(
