@@ -14,6 +14,7 @@ from typing import Protocol
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Case, Value, When
 from django.utils import timezone
 
 from chat.db import db_async
@@ -43,22 +44,30 @@ def interval() -> float:
 
 @db_async
 def _write(texts: dict[int, tuple[str, str]], leases_only: list[int]) -> set[int]:
-    """Write the texts, renew every lease; returns the answers no longer streaming."""
+    """Write the texts, renew every lease; returns the answers no longer streaming.
+
+    One UPDATE for all the texts (a CASE per field): a statement per answer was 200 statements
+    a second, each compiled by the ORM, with 200 answers streaming (`benchmarks/streaming.py`).
+    """
     lease, now = lease_until(), timezone.now()
-    lost: set[int] = set()
     streaming = Message.objects.filter(status=Message.Status.STREAMING)
+    written = renewed = 0
     with transaction.atomic():
-        for pk, (text, reasoning) in texts.items():
-            if not streaming.filter(pk=pk).update(
-                text=text, reasoning=reasoning, lease_expires_at=lease, updated_at=now
-            ):
-                lost.add(pk)
+        if texts:
+            written = streaming.filter(pk__in=texts).update(
+                text=Case(*(When(pk=pk, then=Value(text)) for pk, (text, _) in texts.items())),
+                reasoning=Case(
+                    *(When(pk=pk, then=Value(reasoning)) for pk, (_, reasoning) in texts.items())
+                ),
+                lease_expires_at=lease,
+                updated_at=now,
+            )
         if leases_only:
             renewed = streaming.filter(pk__in=leases_only).update(lease_expires_at=lease)
-            if renewed < len(leases_only):
-                alive = set(streaming.filter(pk__in=leases_only).values_list("pk", flat=True))
-                lost |= set(leases_only) - alive
-    return lost
+        if written + renewed == len(texts) + len(leases_only):
+            return set()
+        asked = {*texts, *leases_only}
+        return asked - set(streaming.filter(pk__in=asked).values_list("pk", flat=True))
 
 
 class Ledger:

@@ -468,6 +468,7 @@ async def test_the_new_title_reaches_every_tab(alice: User) -> None:
         # A new conversation: put at the top of Today, nothing to take out of the list first.
         assert '<ul id="conversations-today" hx-swap-oob="afterbegin">' in frames[-1]
         assert frames[-1].count(item) == 1
+    await _answered(first, conversation)
     await first.disconnect()
     await second.disconnect()
 
@@ -493,4 +494,11 @@ async def test_a_listed_conversation_that_gets_its_title_moves_to_the_top_of_tod
     assert appended.index('hx-swap-oob="delete"') < appended.index('hx-swap-oob="afterbegin"')
     assert appended.count(item) == 2  # the one taken out, the one put in
     assert "Tax on €85,000" in appended
+    await _answered(tab, conversation)
     await tab.disconnect()
+
+
+async def _answered(tab: Any, conversation: Conversation) -> None:
+    """Wait for the answer to end: a test leaves no turn writing while its database is flushed."""
+    answer = await Message.objects.filter(conversation=conversation, role="assistant").alatest("pk")
+    await receive_until(tab, is_ended_bubble(answer.pk))
