@@ -322,5 +322,7 @@ CHAT_PUSH_SECONDS = env_float("CHAT_PUSH_SECONDS", 0.1)
 CHAT_PROVIDER_READ_SECONDS = env_float("CHAT_PROVIDER_READ_SECONDS", 0.05)
 # How long a thread of the serving process may hold the interpreter while the event loop waits,
 # in seconds (Python's default is 5 ms): rendering a finished answer or a database call in a
-# thread then delays other people's frames by about 1 ms, not 5.
-SERVER_GIL_SWITCH_SECONDS = env_float("SERVER_GIL_SWITCH_SECONDS", 0.001)
+# thread then delays other people's frames by at most 0.2 ms each time the loop wants it back.
+# At 1 ms, a frame that crosses a few such waits took 3-5 ms while answers streamed
+# (benchmarks/abuse.py, phase 4c); 0.2 ms cost nothing measurable at 200 answers.
+SERVER_GIL_SWITCH_SECONDS = env_float("SERVER_GIL_SWITCH_SECONDS", 0.0002)
