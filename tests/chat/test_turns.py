@@ -452,6 +452,7 @@ async def test_the_appended_frame_reaches_both_tabs(alice: User) -> None:
     await first.send_to(text_data=frame("tax on 85,000 euros"))
     for tab in (first, second):
         await receive_until(tab, is_appended)
+    await _answered(first, conversation)
     await first.disconnect()
     await second.disconnect()
 
