@@ -56,7 +56,7 @@ def conversation_titled(conversation: Conversation, *, was_listed: bool) -> str:
     """The page title, and the conversation at the top of the list's Today (moved there if it
     was listed already): one item, however many conversations the person has."""
     return render_to_string(
-        "chat/_conversation_titled.html", {"current": conversation, "listed": was_listed}
+        "chat/_conversation_titled.html", {"current": conversation, "was_listed": was_listed}
     )
 
 
