@@ -6,7 +6,8 @@
 - `TurnRun.run` streams the engine's events: text and reasoning are coalesced and pushed to the
   listener, tools run through `run_tool` (one receipt each), text is checkpointed about once a
   second, and every checkpoint renews the lease.
-- `TurnRun.stop` is idempotent: the first call cancels the streaming part, later ones do nothing.
+- `TurnRun.stop` is idempotent: the first call cancels the streaming part, later ones do nothing;
+  a cancel a library swallowed is raised again at the engine's next event.
 - The finish happens exactly once and always (engine, tool, listener or the error path raising;
   any number of cancels, during the finish too): status and partial text written, shielded from
   cancellation, then the listener told.
@@ -519,6 +520,14 @@ class TurnRun:
         if self._task is not None and self._finish_task is None:
             self._task.cancel()
 
+    def _raise_if_stopped(self) -> None:
+        """The stop's cancel, again, if a library swallowed it: Python 3.11's `asyncio.wait_for`
+        (redis-py awaits every write to Redis with it) returns normally when its inner future
+        completes as the cancel arrives, and the answer would run on to its end (CPython
+        gh-86296, fixed in 3.12)."""
+        if self._stop_requested or self._taken_over:
+            raise asyncio.CancelledError
+
     # -- run --
 
     async def run(self) -> Message | None:
@@ -578,6 +587,7 @@ class TurnRun:
         )
         async with aclosing(self.engine.stream(request)) as events:
             async for event in events:
+                self._raise_if_stopped()
                 if isinstance(event, TextDelta):
                     await self._on_text(event.text)
                 elif isinstance(event, ReasoningDelta):
@@ -626,6 +636,7 @@ class TurnRun:
         Past the per-answer cap the model gets a refusal, and nothing is stored or pushed, so a
         model asking for a thousand calls costs a thousand short strings, not a thousand rows.
         """
+        self._raise_if_stopped()
         limit = settings.ASSISTANT_MAX_TOOL_CALLS_PER_TURN
         if len(self.tool_calls) >= limit:
             self._tool_calls_refused += 1
@@ -636,6 +647,7 @@ class TurnRun:
         if self._text:
             self._break_before_text = True
         await self._push(whole=True)
+        self._raise_if_stopped()  # a stopped answer sends the provider nothing more
         return outcome.output
 
     # -- checkpoints (written by the ledger, for all of the process's answers at once) --

@@ -280,6 +280,42 @@ async def test_a_stop_that_a_library_turns_into_another_error_still_stops(alice:
     await assert_free(message.conversation_id)
 
 
+@pytest.mark.parametrize("pushes_while_stopped", ["text", "receipt"])
+async def test_a_stop_that_asyncio_wait_for_swallows_still_stops(
+    alice: User, pushes_while_stopped: str
+) -> None:
+    """redis-py awaits each write to Redis with `asyncio.wait_for`, which on Python 3.11 returns
+    normally when its write completes just as the cancel arrives (CPython gh-86296). A Stop
+    pressed at that moment, on another process, once let the answer run to its end."""
+    started = await asyncio.to_thread(start, alice, "What is the tax on 250,000 euros?")
+    written = asyncio.get_running_loop().create_future()
+    writing = asyncio.Event()
+
+    class WaitForListener(RecordingListener):
+        async def turn_changed(self, update: turns.TurnUpdate) -> None:
+            await super().turn_changed(update)
+            if not written.done():
+                writing.set()
+                await asyncio.wait_for(written, 5)  # the write to Redis
+
+    if pushes_while_stopped == "text":
+        engine: Any = ScriptedEngine([TextDelta("So far"), TextDelta(" and more"), TurnDone()])
+    else:
+        engine = OfflineEngine()
+    listener = WaitForListener()
+    turn = turns.TurnRun(message_id=started.assistant_message.pk, engine=engine, listener=listener)
+    task = asyncio.create_task(turn.run())
+    await asyncio.wait_for(writing.wait(), 5)
+    # The write completes and Stop arrives in the same turn of the event loop.
+    written.set_result(None)
+    turn.stop()
+    message = await asyncio.wait_for(task, 5)
+    assert message is not None
+    assert (message.status, message.status_notice) == ("interrupted", turns.STOPPED_MESSAGE)
+    assert "and more" not in message.text
+    await assert_free(message.conversation_id)
+
+
 # --- Faults inside the turn: the finish still happens -------------------------------------------
 
 
