@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from chat import fragments, selectors, services, turns
+from chat.cpu import off_loop
 from chat.db import db_async, db_async_apart
 from chat.engines import get_engine
 from chat.fanout import Fanout, conversation_languages, conversation_publish, get_fanout
@@ -138,12 +139,20 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         """What this socket missed, from the database (bounded), then any streaming answer as
         it stands right now, from the process writing it."""
         missed, complete = await _missed(conversation, after)
+        # Up to CHAT_CATCH_UP_MESSAGES bubbles are milliseconds of templates: rendered off the
+        # loop, so that a page (re)connecting never holds other people's frames that long.
         if after is None or not complete:
             # features: a truncated catch-up offers "Load earlier" for the rest.
-            await self.send(text_data=fragments.messages_replaced(missed, has_earlier=not complete))
+            await self.send(
+                text_data=await off_loop(
+                    fragments.messages_replaced, missed, has_earlier=not complete
+                )
+            )
         elif missed:
             await self.send(
-                text_data=fragments.messages_appended((m, list(m.tool_calls.all())) for m in missed)
+                text_data=await off_loop(
+                    fragments.messages_appended, [(m, list(m.tool_calls.all())) for m in missed]
+                )
             )
         held, self.held = self.held or [], None
         for event in held:
@@ -254,15 +263,11 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         conversation = started.user_message.conversation
         languages = await conversation_languages(self.conversation_id)
         appended = fragments.localized(
-            lambda: (
-                fragments.messages_appended(
-                    [(started.user_message, []), (started.assistant_message, [])]
-                )
-                + (
-                    fragments.conversation_titled(conversation, was_listed=bool(context.history))
-                    if started.title_changed
-                    else ""
-                )
+            lambda: fragments.turn_started(
+                started.user_message,
+                started.assistant_message,
+                conversation if started.title_changed else None,
+                was_listed=bool(context.history),
             ),
             languages,
         )

@@ -5,12 +5,13 @@ element names another swap, so the partials need no flag to be sent: only the tr
 (swapped inside, keeping its scroll listener) and an append name theirs, in their templates.
 """
 
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from django.conf import settings
 from django.template.loader import render_to_string
 
+from chat import skeletons
 from chat.models import Conversation, Message, ToolCall
 from taxsite.languages import in_every_language
 
@@ -58,6 +59,43 @@ def conversation_titled(conversation: Conversation, *, was_listed: bool) -> str:
     return render_to_string(
         "chat/_conversation_titled.html", {"current": conversation, "was_listed": was_listed}
     )
+
+
+def turn_started(
+    question: Message, answer: Message, titled: Conversation | None, *, was_listed: bool
+) -> str:
+    """The frame of a started turn: the question's and the answer's bubbles, appended, and the
+    conversation's new title when `titled` (see conversation_titled).
+
+    Hundreds of these can be asked for within a second: each is filled into a skeleton of the
+    same templates (chat/skeletons.py) rather than rendered in full."""
+    objects: dict[str, Message | Conversation] = {"question": question, "answer": answer}
+    holes: dict[str, skeletons.Holes] = {"question": _MESSAGE_HOLES, "answer": _MESSAGE_HOLES}
+    if titled is not None:
+        objects["titled"] = titled
+        holes["titled"] = _CONVERSATION_HOLES
+
+    def template(objects: Mapping[str, Any]) -> str:
+        html = messages_appended([(objects["question"], []), (objects["answer"], [])])
+        if "titled" in objects:
+            html += conversation_titled(objects["titled"], was_listed=was_listed)
+        return html
+
+    return skeletons.render(
+        "turn_started", template, objects, holes, shape=(titled is not None, was_listed)
+    )
+
+
+_MESSAGE_HOLES = {
+    "pk": skeletons.Hole.NUMBER,
+    "text": skeletons.Hole.TEXT,
+    "created_at": skeletons.Hole.TIME,
+}
+_CONVERSATION_HOLES = {
+    "pk": skeletons.Hole.NUMBER,
+    "title": skeletons.Hole.TEXT,
+    "updated_at": skeletons.Hole.TIME,
+}
 
 
 # --- features: a new version takes the place of the bubbles it replaces --------------------------
