@@ -43,6 +43,8 @@ class Fanout:
         self.origin = uuid.uuid4().hex
         self.sockets: dict[int, set[LocalSocket]] = {}
         self._members: dict[int, tuple[float, frozenset[str]]] = {}
+        self._member_reads: dict[int, asyncio.Future[frozenset[str]]] = {}
+        self._member_reader: asyncio.Task[None] | None = None
 
     def join(self, conversation_id: int, socket: LocalSocket) -> None:
         self.sockets.setdefault(conversation_id, set()).add(socket)
@@ -108,16 +110,67 @@ class Fanout:
         group_key = getattr(self.layer, "_group_key", None)
         if group_key is None:  # a layer we do not know: always send through it
             return None
-        now = time.monotonic()
         cached = self._members.get(conversation_id)
-        if cached is not None and now - cached[0] < MEMBERS_FRESH_SECONDS:
+        if cached is not None and time.monotonic() - cached[0] < MEMBERS_FRESH_SECONDS:
             return cached[1]
+        future = self._member_reads.get(conversation_id)
+        if future is None:
+            future = self._member_reads[conversation_id] = (
+                asyncio.get_running_loop().create_future()
+            )
+            future.add_done_callback(_retrieved)
+            if self._member_reader is None or self._member_reader.done():
+                self._member_reader = asyncio.create_task(self._read_member_batches(group_key))
+        # Shielded: one waiter's cancel must not cancel the read the others wait for too.
+        return await asyncio.shield(future)
+
+    async def _read_member_batches(self, group_key: Any) -> None:
+        """Reads every conversation waiting for its members, all in one pipeline per Redis
+        host; those asked for meanwhile go in the next. When hundreds of answers start at once
+        a round trip each cost the event loop about as much as their first words."""
+        while self._member_reads:
+            batch, self._member_reads = self._member_reads, {}
+            try:
+                found = await self._read_members(list(batch), group_key)
+            except asyncio.CancelledError:
+                for future in batch.values():
+                    future.cancel()
+                raise
+            except Exception as error:
+                for future in batch.values():
+                    if not future.done():
+                        future.set_exception(error)
+                continue
+            now = time.monotonic()
+            for conversation_id, future in batch.items():
+                self._members[conversation_id] = (now, found[conversation_id])
+                if not future.done():
+                    future.set_result(found[conversation_id])
+
+    async def _read_members(
+        self, conversation_ids: list[int], group_key: Any
+    ) -> dict[int, frozenset[str]]:
         # channels-redis (pinned in requirements.lock): a group is a sorted set of channels.
-        connection = self.layer.connection(self.layer.consistent_hash(group))
-        names = await connection.zrange(group_key(group), 0, -1)
-        members = frozenset(n.decode() for n in names)
-        self._members[conversation_id] = (now, members)
-        return members
+        by_host: dict[int, list[int]] = {}
+        for conversation_id in conversation_ids:
+            host = self.layer.consistent_hash(conversation_group(conversation_id))
+            by_host.setdefault(host, []).append(conversation_id)
+        found: dict[int, frozenset[str]] = {}
+        for host, on_host in by_host.items():
+            async with self.layer.connection(host).pipeline(transaction=False) as pipeline:
+                for conversation_id in on_host:
+                    pipeline.zrange(group_key(conversation_group(conversation_id)), 0, -1)
+                replies = await pipeline.execute()
+            for conversation_id, names in zip(on_host, replies, strict=True):
+                found[conversation_id] = frozenset(n.decode() for n in names)
+        return found
+
+
+def _retrieved(future: "asyncio.Future[Any]") -> None:
+    """A read's failure is seen by whoever still waits; none may be left (no "never retrieved"
+    warning)."""
+    if not future.cancelled():
+        future.exception()
 
 
 _fanouts: dict[tuple[int, int], Fanout] = {}

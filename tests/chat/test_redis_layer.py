@@ -70,3 +70,39 @@ async def test_turn_streams_through_redis(alice: User, redis_layer: None) -> Non
     assert "€14,500.00" in frames[-1]
     await first_tab.disconnect()
     await second_tab.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_conversations_published_at_once_reach_exactly_their_sockets_elsewhere(
+    redis_layer: None,
+) -> None:
+    """Many conversations' members are read together (one pipeline); each conversation still
+    learns its own, and only those with a socket on another process go through Redis."""
+    from channels.layers import get_channel_layer
+
+    from chat.fanout import Fanout
+    from chat.groups import conversation_group
+
+    layer = get_channel_layer()
+    fanout = Fanout(layer)
+    conversations = list(range(900_001, 900_041))
+    elsewhere = {c: f"other-process-socket-{c}" for c in conversations[::7]}
+    for conversation, channel in elsewhere.items():
+        await layer.group_add(conversation_group(conversation), channel)
+    try:
+        published = await asyncio.gather(
+            *(fanout.publish(c, {"html": f"frame of {c}"}) for c in conversations)
+        )
+        languages = await asyncio.gather(*(fanout.languages(c) for c in conversations))
+
+        assert all(published)
+        for conversation, channel in elsewhere.items():
+            received = await asyncio.wait_for(layer.receive(channel), 2)
+            assert received["html"] == f"frame of {conversation}"
+        # Every language for those read elsewhere; only this process's (none here) for the rest.
+        unknown = [c for c, found in zip(conversations, languages, strict=True) if found is None]
+        assert unknown == list(elsewhere)
+        assert {found for found in languages if found is not None} == {frozenset()}
+    finally:
+        for conversation, channel in elsewhere.items():
+            await layer.group_discard(conversation_group(conversation), channel)
