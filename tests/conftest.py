@@ -1,14 +1,19 @@
 """Fixtures only (the people, a fresh channel layer, the fake OpenAI server, Chromium); helpers
 live in tests/helpers and are imported from there."""
 
+import gc
 import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from asgiref.sync import SyncToAsync
 from channels.layers import channel_layers
 from django.contrib.auth.models import User
+from django.db import connections
 from hypothesis import settings as hypothesis_settings
+
+from chat.db import close_apart_connections
 
 # CI explores the same examples every run (a red CI is then reproducible); locally they vary.
 hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
@@ -22,6 +27,18 @@ def fresh_channel_layer() -> Iterator[None]:
     channel_layers.backends.clear()
     yield
     channel_layers.backends.clear()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def test_database_left_unused(django_db_setup: None) -> Iterator[None]:
+    """Before the test database is dropped (PostgreSQL refuses while sessions use it): the
+    connections of finished event loops' threads are closed by collecting them, those of the
+    socket re-check threads and of asgiref's database thread (async tests outside any sync
+    context run their ORM calls there) explicitly."""
+    yield
+    gc.collect()
+    close_apart_connections()
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result(timeout=15)
 
 
 @pytest.fixture
