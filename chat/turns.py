@@ -723,10 +723,16 @@ class TurnRun:
     def _render_blocks(self, delta: str) -> tuple[int, list[str]]:
         """The changed blocks, rendered at most every CHAT_RENDER_SECONDS (and at each new
         paragraph); between renders a push carries the text alone (`from` -1), which the page
-        appends as plain text until the next render replaces it."""
+        appends as plain text to its last block until the next render replaces it."""
+        if self.message is None:
+            return -1, []
         now = time.monotonic()
         due = now - self._last_render >= settings.CHAT_RENDER_SECONDS
-        if not (due or PARAGRAPH_BREAK in delta) or self.message is None:
+        # A break inside the delta, split across its start, or just before it: the delta opens
+        # a new paragraph, and appended to the last block it would run on from the previous
+        # one ("€85,000.00.On that") until the next render.
+        around = self.message.text[-(len(delta) + len(PARAGRAPH_BREAK)) :]
+        if not (due or PARAGRAPH_BREAK in around):
             return -1, []
         self._last_render = now
         return self._blocks.advance(self.message.text)

@@ -11,9 +11,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chat import services, turns
+from chat.engines.base import TextDelta, TurnDone
 from chat.engines.offline import OfflineEngine
 from chat.models import Conversation, Message
 from chat.streaming import BlockStream, render_blocks, split_blocks
+from tests.helpers.engines import ScriptedEngine
 from tests.helpers.frames import delta_frames, streamed_text
 from tests.helpers.sockets import (
     ORIGIN,
@@ -24,6 +26,7 @@ from tests.helpers.sockets import (
     session_cookie,
     socket_for,
 )
+from tests.helpers.turns import RecordingListener
 
 ANSWER = (
     "On a yearly revenue of **€85,000.00** the tax is **€14,500.00**.\n\n"
@@ -192,3 +195,40 @@ async def test_every_delta_of_an_answer_reaches_both_tabs_in_order(
         assert f'data-seq="{seqs[-1] + 1}"' in frames[-1]  # the end is the next number
     for tab in tabs:
         await tab.disconnect()
+
+
+@pytest.mark.parametrize(
+    "deltas",
+    [
+        ["First paragraph.\n\n", "Second ", "paragraph."],  # the break ends a delta
+        ["First paragraph.\n", "\nSecond ", "paragraph."],  # the break split across two
+        ["First paragraph.", "\n\nSecond ", "paragraph."],  # the break opens a delta
+    ],
+)
+@pytestmark_db
+async def test_a_new_paragraph_never_runs_on_from_the_last_while_streaming(
+    alice: User, settings: Any, deltas: list[str]
+) -> None:
+    """Between two renders a push carries plain text, which the page appends to its last
+    block: a new paragraph's first words once showed glued to the previous one."""
+    settings.CHAT_PUSH_SECONDS = 0  # every delta its own push
+    settings.CHAT_RENDER_SECONDS = 3600  # renders only where a paragraph begins
+    conversation = await asyncio.to_thread(services.conversation_get_or_create_empty, owner=alice)
+    started = await asyncio.to_thread(
+        turns.turn_start, conversation=conversation, text="question", engine=OfflineEngine()
+    )
+    listener = RecordingListener()
+    engine = ScriptedEngine([*(TextDelta(d) for d in deltas), TurnDone()])
+    await turns.turn_run(message_id=started.assistant_message.pk, listener=listener, engine=engine)
+    page: dict[int, str] = {}
+    for update in listener.updates:
+        if update.finished or update.whole:
+            continue
+        if update.blocks_from < 0:  # chat.js: the text appended to the last block
+            last = max(page, default=0)
+            page[last] = page.get(last, "") + update.delta
+        else:
+            apply(page, update.blocks_from, update.blocks)
+        shown = [page[i] for i in sorted(page)]
+        assert not any("First" in b and "Second" in b for b in shown), shown
+    assert "Second" in page[max(page)]
