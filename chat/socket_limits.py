@@ -126,11 +126,43 @@ def _open_allowed(who: Hashable) -> bool:
         idle = burst * 60 / settings.CHAT_SOCKET_OPENS_PER_MINUTE
         for stale in [u for u, (_, at) in _opening.items() if now - at > idle]:
             del _opening[stale]
-    tokens, updated = _opening.get(who, (burst, now))
-    tokens = min(burst, tokens + (now - updated) * settings.CHAT_SOCKET_OPENS_PER_MINUTE / 60)
+    tokens = _open_tokens(who, now)
     allowed = tokens >= 1
     _opening[who] = (tokens - 1 if allowed else tokens, now)
     return allowed
+
+
+def _open_tokens(who: Hashable, now: float) -> float:
+    burst = float(settings.CHAT_SOCKET_OPEN_BURST)
+    tokens, updated = _opening.get(who, (burst, now))
+    return min(burst, tokens + (now - updated) * settings.CHAT_SOCKET_OPENS_PER_MINUTE / 60)
+
+
+def session_opener(cookie_header: str | None) -> Hashable | None:
+    """Who opens a socket, by its session cookie (as OpenRateLimit counts them); None without."""
+    session = parse_cookie(cookie_header or "").get(settings.SESSION_COOKIE_NAME)
+    return ("session", session) if session else None
+
+
+def open_refused_now(who: Hashable) -> bool:
+    """Whether OpenRateLimit would refuse `who` now; counts nothing (a look before the
+    handshake costs anything, see chat/socket_gate.py)."""
+    return _open_tokens(who, time.monotonic()) < 1
+
+
+def refusal_held(who: Hashable) -> bool:
+    """Take one of `who`'s CHAT_SOCKET_OPEN_BURST held refusals, if one is free (give it back
+    with `refusal_released`): a refused client then waits CHAT_SOCKET_REFUSAL_SECONDS."""
+    if _held[who] >= settings.CHAT_SOCKET_OPEN_BURST:
+        return False
+    _held[who] += 1
+    return True
+
+
+def refusal_released(who: Hashable) -> None:
+    _held[who] -= 1
+    if not _held[who]:
+        del _held[who]
 
 
 class OpenRateLimit:
@@ -153,15 +185,12 @@ class OpenRateLimit:
         who = _opener(scope)
         if _open_allowed(who):
             return await self.application(scope, receive, send)
-        logger.warning("Socket from %s refused: opening sockets too fast", _client(scope))
-        if _held[who] < settings.CHAT_SOCKET_OPEN_BURST:
-            _held[who] += 1
+        logger.warning(REFUSED_TOO_FAST, _client(scope))
+        if refusal_held(who):
             try:
                 await asyncio.sleep(settings.CHAT_SOCKET_REFUSAL_SECONDS)
             finally:
-                _held[who] -= 1
-                if not _held[who]:
-                    del _held[who]
+                refusal_released(who)
         return await _refuse(receive, send)
 
 
@@ -169,12 +198,13 @@ class OpenRateLimit:
 _held: Counter[Hashable] = Counter()
 
 
+REFUSED_TOO_FAST = "Socket from %s refused: opening sockets too fast"
+
+
 def _opener(scope: dict[str, Any]) -> Hashable:
     for name, value in scope.get("headers", ()):
-        if name == b"cookie":
-            session = parse_cookie(value.decode("latin-1")).get(settings.SESSION_COOKIE_NAME)
-            if session:
-                return ("session", session)
+        if name == b"cookie" and (session := session_opener(value.decode("latin-1"))):
+            return session
     return ("address", _client(scope))
 
 
