@@ -11,17 +11,18 @@ production settings: DEBUG off, sockets from an https:// origin; the offline eng
 in-memory channel layer) on its own SQLite file (or a PostgreSQL database it creates and drops),
 creates the accounts with `manage.py shell -c`, then runs the phases:
 
-  1. quiet: the victim alone;
+  1. quiet: the victims alone;
   2. frame flood: 1, then 8 sockets of one account sending frames as fast as they can, each
      reconnecting at once when the server closes it;
   3. many sockets: one account opening 1,000 sockets (200 with --quick);
   4. non-readers: 40 raw TCP sockets that do the WebSocket handshake by hand and never read,
      on conversations where answers stream back to back (their accounts' own tabs ask);
      4c (full run) is the control: the same answers with no non-reader;
-  5. after: the abusers gone, a short settle, the victim alone again.
+  5. after: the abusers gone, a short settle, the victims alone again.
 
-Throughout, a victim (another account) measures the round trip of a frame (`{"action":
-"nothing"}` until its "Unknown action." comes back, 4 per second, under its frame budget), and
+Throughout, victims (three other accounts, one tab each) measure the round trip of a frame
+(`{"action": "nothing"}` until its "Unknown action." comes back, 4 per second each, under each
+one's frame budget, staggered: 300 round trips a phase, so that a p95 is not one probe's luck), and
 the server's RSS, file descriptors and CPU are sampled from /proc. The attackers run in a child
 process at nice 10, as if on another machine: the benchmark measures the server's fairness, not
 the benchmark fighting itself for the 2 cores. Everything it starts is stopped, and its files
@@ -66,6 +67,7 @@ PROBE_REPLY = "Unknown action."
 TOO_FAST = "You are sending faster"
 QUESTION = "What is the tax on 250,000 euros of revenue?"
 PROBES_PER_SECOND = 4.0  # under the victim's own budget (CHAT_FRAMES_PER_SECOND, default 5)
+VICTIMS = 3  # other people, sampled together: a p95 of 300 round trips, not of 100
 PROBE_GIVE_UP = 30.0
 RTT_TARGET_RATIO = 2.0
 MEMORY_TARGET_MIB = 20.0
@@ -115,7 +117,7 @@ class Sampler:
         return max((r.rss_kib for r in self.readings), default=0) / 1024
 
 
-# --- The victim --------------------------------------------------------------------------------
+# --- The victims -------------------------------------------------------------------------------
 
 
 @dataclass
@@ -188,6 +190,42 @@ class Victim:
                 max(0.0, 1 / PROBES_PER_SECOND - (time.perf_counter() - probe_began))
             )
         return None
+
+
+class Victims:
+    """Several people's tabs, probing together, their round trips pooled."""
+
+    def __init__(self, victims: list[Victim]) -> None:
+        self.each = victims
+
+    @property
+    def throttled(self) -> int:
+        return sum(victim.throttled for victim in self.each)
+
+    async def sample(
+        self,
+        seconds: float,
+        until: Callable[[], bool] = lambda: True,
+        give_up: Callable[[], bool] = lambda: False,
+    ) -> Samples:
+        async def staggered(index: int, victim: Victim) -> Samples:
+            # Spread over the interval, so the probes do not arrive in bursts of len(each).
+            await asyncio.sleep(index / PROBES_PER_SECOND / len(self.each))
+            return await victim.sample(seconds, until, give_up)
+
+        found = Samples()
+        for one in await asyncio.gather(*(staggered(i, v) for i, v in enumerate(self.each))):
+            found.rtts += one.rtts
+            found.probes += one.probes
+        return found
+
+    async def recover(self, threshold: float, bound: float) -> float | None:
+        return await self.each[0].recover(threshold, bound)
+
+    async def close(self) -> None:
+        for victim in self.each:
+            with contextlib.suppress(Exception):
+                await victim.connection.close()
 
 
 @dataclass
@@ -722,7 +760,8 @@ async def measuring(sampler: Sampler) -> AsyncIterator[Callable[[], float]]:
 async def run(bench: Bench) -> list[Phase]:
     nonreader_accounts = -(-NON_READERS // 8)  # 8 raw sockets + 1 reading tab, within the cap
     streamers = [f"{kind}{i}" for kind in ("idle", "ctrl") for i in range(nonreader_accounts)]
-    names = ["victim", "warm", "flooder", "opener", *streamers]
+    watchers = [f"victim{i}" for i in range(VICTIMS)]
+    names = [*watchers, "warm", "flooder", "opener", *streamers]
     print(f"setting up in {bench.workdir} ({'PostgreSQL' if bench.postgres else 'SQLite'})")
     accounts = bench.setup(names)
     cap = int(bench.limits["CHAT_MAX_SOCKETS_PER_PERSON"])
@@ -733,12 +772,12 @@ async def run(bench: Bench) -> list[Phase]:
     print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     sampler = Sampler(pid)
     sampling = asyncio.create_task(sampler.run())
-    victim = Victim(await open_tab(bench.port, accounts["victim"]))
+    victims = Victims([Victim(await open_tab(bench.port, accounts[name])) for name in watchers])
     idle = [accounts[f"idle{i}"] for i in range(nonreader_accounts)]
     control = [accounts[f"ctrl{i}"] for i in range(nonreader_accounts)]
     phases: list[Phase] = []
     try:
-        await warm_up(bench, victim, accounts["warm"])
+        await warm_up(bench, victims, accounts["warm"])
 
         flooder, opener = [accounts["flooder"]], [accounts["opener"]]
         opened = 200 if bench.quick else 1000
@@ -765,45 +804,44 @@ async def run(bench: Bench) -> list[Phase]:
         for name, role, targets, spec in steps:
             if role is not None and name.split()[0] not in bench.phases:
                 continue
-            found = await run_phase(bench, sampler, victim, name, role, targets, spec)
+            found = await run_phase(bench, sampler, victims, name, role, targets, spec)
             phases.append(found)
             if role is not None:
                 # The next phase starts on a server that is itself again (or bounded wait).
                 normal = 2 * phases[0].p(0.95)
-                found.recovered_after = await victim.recover(normal, bench.recovery_bound)
+                found.recovered_after = await victims.recover(normal, bench.recovery_bound)
                 after = found.recovered_after
                 print(f"    back to normal after {after and round(after, 1)} s", flush=True)
         await asyncio.sleep(settle)  # answers in flight finish, closed sockets are let go
         phases.append(
-            await run_phase(bench, sampler, victim, f"5 after (+{settle} s settle)", None, [], {})
+            await run_phase(bench, sampler, victims, f"5 after (+{settle} s settle)", None, [], {})
         )
     finally:
         sampling.cancel()
-        with contextlib.suppress(Exception):
-            await victim.connection.close()
-    if victim.throttled:
-        print(f"note: the victim's own probes were throttled {victim.throttled} times")
+        await victims.close()
+    if victims.throttled:
+        print(f"note: the victims' own probes were throttled {victims.throttled} times")
     return phases
 
 
 async def run_phase(
     bench: Bench,
     sampler: Sampler,
-    victim: Victim,
+    victims: Victims,
     name: str,
     role: str | None,
     targets: list[Account],
     spec: dict[str, Any],
 ) -> Phase:
-    """The victim's round trips while an attacker (if any) does its worst, then it leaves."""
+    """The victims' round trips while an attacker (if any) does its worst, then it leaves."""
     async with measuring(sampler) as clock:
         if role is None:
-            samples = await victim.sample(bench.seconds)
+            samples = await victims.sample(bench.seconds)
             fds, result = read_process(sampler.pid).fds, {}
         else:
             attacker = await bench.attacker(role, targets, **spec)
             done = asyncio.create_task(attacker.expect("done", timeout=240))
-            samples = await victim.sample(
+            samples = await victims.sample(
                 bench.seconds, until=done.done, give_up=lambda: sampler.peak_mib > RSS_SAFETY_MIB
             )
             if sampler.peak_mib > RSS_SAFETY_MIB:
@@ -824,10 +862,10 @@ async def run_phase(
     return found
 
 
-async def warm_up(bench: Bench, victim: Victim, account: Account) -> None:
+async def warm_up(bench: Bench, victims: Victims, account: Account) -> None:
     """Load every code path once (a whole answer, sockets opened and closed), so that the
     baseline is a warm server, not one still importing its Markdown renderer."""
-    await victim.sample(2)
+    await victims.sample(2)
     tab = await open_tab(bench.port, account)
     await tab.send(json.dumps({"message": QUESTION}))
     with contextlib.suppress(TimeoutError):
@@ -896,7 +934,7 @@ def report(phases: list[Phase], limits: dict[str, Any], bound: float) -> bool:
                 f"{found.fds_under_attack}"
             )
     print(
-        "n: the victim's round trips; percentiles count a late answer also for the probes it "
+        "n: the victims' round trips; percentiles count a late answer also for the probes it "
         "held up. back in: seconds after the attacker left until 4 round trips in a row were "
         "under 2x the quiet p95."
     )
