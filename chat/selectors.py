@@ -19,6 +19,10 @@ PAGE_MESSAGES = 50
 # A search result that points far back renders from that message to the end, up to this many.
 MAX_WINDOW_MESSAGES = 500
 SEARCH_RESULTS = 20
+# The sidebar lists the newest conversations, the "All conversations" page the rest, a page at a
+# time: a page must not grow with a person's history (1,000 conversations made it 1.2 MB).
+SIDEBAR_CONVERSATIONS = 50
+INDEX_PAGE_CONVERSATIONS = 100
 
 
 def _live() -> QuerySet[Conversation]:
@@ -32,7 +36,7 @@ def _owned(user: AnyUser) -> QuerySet[Conversation]:
 def _listed(conversations: QuerySet[Conversation]) -> QuerySet[Conversation]:
     """Those with at least one message, newest first: the sidebar."""
     has_messages = Exists(Message.objects.filter(conversation=OuterRef("pk")))
-    return conversations.filter(has_messages).order_by("-updated_at")
+    return conversations.filter(has_messages).order_by("-updated_at", "-pk")
 
 
 def conversation_list(*, user: AnyUser) -> QuerySet[Conversation]:
@@ -40,6 +44,18 @@ def conversation_list(*, user: AnyUser) -> QuerySet[Conversation]:
     if not user.is_authenticated:
         return Conversation.objects.none()
     return _listed(_owned(user))
+
+
+@dataclass(frozen=True)
+class Sidebar:
+    conversations: list[Conversation]
+    has_more: bool  # older ones are on the "All conversations" page
+
+
+def conversation_sidebar(*, user: AnyUser) -> Sidebar:
+    """The person's newest conversations for the sidebar, and whether there are older ones."""
+    newest = list(conversation_list(user=user)[: SIDEBAR_CONVERSATIONS + 1])
+    return Sidebar(newest[:SIDEBAR_CONVERSATIONS], len(newest) > SIDEBAR_CONVERSATIONS)
 
 
 def conversation_get(*, user: AnyUser, conversation_id: int) -> Conversation | None:

@@ -22,5 +22,6 @@ urlpatterns += [
         name="message_version",
     ),
     path("search/", views.conversation_search, name="conversation_search"),
+    path("conversations/", views.conversation_index, name="conversation_index"),
     path("favicon.ico", views.favicon, name="favicon"),
 ]

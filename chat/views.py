@@ -9,6 +9,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
@@ -64,7 +65,7 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "chat/conversation.html",
         {
             "conversation": conversation,
-            "conversations": selectors.conversation_list(user=request.user),
+            "sidebar": selectors.conversation_sidebar(user=request.user),
             "transcript": page.messages,
             "has_earlier": page.has_earlier,
             "current": conversation,
@@ -120,7 +121,7 @@ def _sidebar_response(request: HttpRequest, current_pk: int | None) -> HttpRespo
     return render(
         request,
         "chat/_sidebar_and_title.html",
-        {"conversations": selectors.conversation_list(user=request.user), "current": current},
+        {"sidebar": selectors.conversation_sidebar(user=request.user), "current": current},
     )
 
 
@@ -163,6 +164,19 @@ def conversation_search(request: HtmxHttpRequest) -> HttpResponse:
     hits = selectors.conversation_search(user=request.user, query=query)
     template = "chat/_search_results.html" if request.htmx else "chat/search.html"
     return render(request, template, {"query": query.strip(), "hits": hits})
+
+
+@require_GET
+@login_required
+def conversation_index(request: HttpRequest) -> HttpResponse:
+    """Every conversation of the person, newest first, a page at a time (the sidebar shows only
+    the newest)."""
+    pages = Paginator(
+        selectors.conversation_list(user=request.user), selectors.INDEX_PAGE_CONVERSATIONS
+    )
+    return render(
+        request, "chat/conversation_index.html", {"page": pages.get_page(request.GET.get("page"))}
+    )
 
 
 @require_GET

@@ -427,14 +427,32 @@ def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
 
 
 def _add_messages(workdir: Path, conversation_id: int, count: int) -> None:
-    code = (
+    _shell(
+        workdir,
         "from chat.models import Conversation, Message\n"
         f"c = Conversation.objects.get(pk={conversation_id})\n"
         "Message.objects.bulk_create(Message(conversation=c, "
         "role='user' if i % 2 == 0 else 'assistant', text=f'message number {i}') "
         f"for i in range({count}))\n"
-        "c.title = 'Long'; c.save()\n"
+        "c.title = 'Long'; c.save()\n",
     )
+
+
+def _add_conversations(workdir: Path, username: str, count: int) -> None:
+    """`count` conversations titled "Old question 0000".. (the last the newest), a question each."""
+    _shell(
+        workdir,
+        "from django.contrib.auth.models import User\n"
+        "from chat.models import Conversation, Message\n"
+        f"owner = User.objects.get(username='{username}')\n"
+        "made = Conversation.objects.bulk_create(Conversation(owner=owner, "
+        f"title=f'Old question {{i:04d}}') for i in range({count}))\n"
+        "Message.objects.bulk_create(Message(conversation=c, role='user', text='q') "
+        "for c in made)\n",
+    )
+
+
+def _shell(workdir: Path, code: str) -> None:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "taxsite.settings",
@@ -478,3 +496,31 @@ def test_load_earlier_and_jump_to_latest(
     jump.click()
     expect(jump).to_be_hidden()
     expect(bubbles.last).to_be_in_viewport()
+
+
+def test_the_sidebar_shows_the_newest_and_all_conversations_page_back(
+    page: Page, own_server: tuple[str, Path], artifacts: Path
+) -> None:
+    url, workdir = own_server
+    username = sign_up(page, url)
+    _add_conversations(workdir, username, 130)
+    page.reload()
+    items = page.locator("#sidebar .conversation-item")
+    expect(items).to_have_count(50)
+    expect(items.first).to_contain_text("Old question 0129")
+    page.get_by_role("link", name="All conversations").click()
+
+    expect(page.get_by_role("heading", name="All conversations")).to_be_visible()
+    listed = page.locator(".conversation-index-list li")
+    expect(listed).to_have_count(100)
+    expect(page.get_by_text("130 conversations, newest first.")).to_be_visible()
+    expect(page.get_by_text("Page 1 of 2")).to_be_visible()
+    assert axe_violations(page) == []
+    page.screenshot(path=str(artifacts / "features-all-conversations.png"), full_page=True)
+
+    page.get_by_role("link", name="Older").click()
+    expect(listed).to_have_count(30)
+    expect(listed.last).to_contain_text("Old question 0000")
+    page.get_by_role("link", name="Old question 0000").click()
+    expect(page.locator("#connection")).to_have_text("Live")
+    expect(page.locator("#messages .bubble").first).to_contain_text("q")

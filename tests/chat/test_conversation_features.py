@@ -486,6 +486,80 @@ def test_load_earlier_pages_back_to_the_first_message(alice: User) -> None:
     assert "message number 0 " in html
 
 
+def _many_conversations(user: User, count: int, prefix: str = "Tax on") -> list[Conversation]:
+    """`count` conversations with a question each, the last one the newest."""
+    made = Conversation.objects.bulk_create(
+        Conversation(owner=user, title=f"{prefix} {i:05d}") for i in range(count)
+    )
+    Message.objects.bulk_create(Message(conversation=c, role="user", text="q") for c in made)
+    return made
+
+
+def test_the_sidebar_lists_the_newest_conversations_and_links_to_all(alice: User) -> None:
+    limit = selectors.SIDEBAR_CONVERSATIONS
+    made = _many_conversations(alice, limit)
+    client = client_for(alice)
+    html = client.get(f"/c/{made[-1].pk}/").content.decode()
+    assert html.count('class="conversation-item"') == limit
+    assert "All conversations" not in html  # nothing older to show
+
+    made += _many_conversations(alice, 5, prefix="Newer")
+    html = client.get(f"/c/{made[-1].pk}/").content.decode()
+    assert html.count('class="conversation-item"') == limit
+    assert "Newer 00004" in html
+    assert "Tax on 00004" not in html  # the five oldest moved off the sidebar
+    assert "Tax on 00005" in html
+    assert 'href="/conversations/">All conversations</a>' in html
+
+
+def test_page_cost_is_flat_from_60_to_1000_conversations(alice: User) -> None:
+    client = client_for(alice)
+    few = _many_conversations(alice, 60)
+    few_queries, few_bytes = _measure(client, f"/c/{few[-1].pk}/")
+    many = _many_conversations(alice, 940)
+    many_queries, many_bytes = _measure(client, f"/c/{many[-1].pk}/")
+    assert many_queries == few_queries
+    assert abs(many_bytes - few_bytes) < 2_000  # (it was 1.2 MB with every conversation listed)
+
+
+def test_all_conversations_pages_through_every_one_and_only_the_owners(
+    alice: User, bob: User
+) -> None:
+    per_page = selectors.INDEX_PAGE_CONVERSATIONS
+    _many_conversations(alice, per_page * 2 + 30)
+    _many_conversations(bob, 3, prefix="Bob's secret")
+    client = client_for(alice)
+    seen: list[str] = []
+    page = 1
+    while True:
+        response = client.get(f"/conversations/?page={page}")
+        assert response.status_code == 200
+        html = response.content.decode()
+        assert "Bob&#x27;s secret" not in html
+        titles_here = [line.split(">")[1].split("<")[0] for line in html.split('<a href="/c/')[1:]]
+        seen += titles_here
+        assert f"Page {page} of 3" in html
+        assert "230 conversations, newest first." in html
+        if 'rel="next"' not in html:
+            break
+        page += 1
+    assert page == 3
+    assert seen == [f"Tax on {i:05d}" for i in reversed(range(per_page * 2 + 30))]
+    # A page number out of range or not a number still shows a page, never an error.
+    assert "Page 3 of 3" in client.get("/conversations/?page=999").content.decode()
+    assert "Page 1 of 3" in client.get("/conversations/?page=x").content.decode()
+
+
+def test_all_conversations_needs_a_login_and_says_when_there_are_none(
+    client: Client, bob: User
+) -> None:
+    response = client.get("/conversations/")
+    assert response.status_code == 302
+    assert "/accounts/login/" in response["Location"]
+    html = client_for(bob).get("/conversations/").content.decode()
+    assert "No conversations yet." in html
+
+
 # --- Time zones, favicon ----------------------------------------------------------------------
 
 
