@@ -18,6 +18,7 @@ from tests.helpers.sockets import (
     receive_until,
     session_cookie,
     socket_for,
+    wait_for_answer,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -57,6 +58,8 @@ async def test_a_frame_flood_is_refused_then_the_socket_is_closed(
     other = await connect(bob, theirs)
     await other.send_to(text_data=frame("tax on 85000 EUR"))
     await receive_until(other, is_appended)
+    # Answered to the end: a turn still writing when the test ends deadlocks the next flush.
+    await wait_for_answer(other, theirs)
     await other.disconnect()
     assert not await Message.objects.filter(conversation=flooded).aexists()
 
