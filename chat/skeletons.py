@@ -26,9 +26,10 @@ import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, tzinfo
+from typing import Any, NamedTuple
 
+from django.conf import settings
 from django.core.signals import setting_changed
 from django.db.models import Manager, Model
 from django.dispatch import receiver
@@ -37,9 +38,6 @@ from django.urls import get_script_prefix
 from django.utils import timezone, translation
 from django.utils.autoreload import file_changed
 from django.utils.html import conditional_escape
-from django.utils.timezone import (  # type: ignore[attr-defined]  # missing from django-stubs
-    template_localtime,
-)
 
 logger = logging.getLogger(__name__)
 
@@ -116,8 +114,13 @@ class _Skeleton:
             for attribute, value in read.items()
         )
 
-    def fill(self, objects: Mapping[str, Any], holes: Mapping[str, Holes]) -> str:
-        locale = _locale()
+    def fill(
+        self,
+        objects: Mapping[str, Any],
+        holes: Mapping[str, Holes],
+        locale: "_Locale | None" = None,
+    ) -> str:
+        locale = locale or _locale()
         out: list[str] = []
         for piece in self.pieces:
             if isinstance(piece, str):
@@ -129,14 +132,19 @@ class _Skeleton:
         return "".join(out)
 
 
-def _locale() -> tuple[str, str]:
-    """The active language and time zone: what a printed time depends on."""
-    return translation.get_language(), timezone.get_current_timezone_name()
+class _Locale(NamedTuple):
+    """What a printed time depends on: the active language and time zone, read once per fill
+    (each read is a context-local lookup; once per printed time they were a fifth of a fill)."""
+
+    language: str
+    zone: tzinfo
 
 
-def _hole_html(
-    kind: Hole, value: Any, time_format: tuple[str, str] | None, locale: tuple[str, str]
-) -> str:
+def _locale() -> _Locale:
+    return _Locale(translation.get_language(), timezone.get_current_timezone())
+
+
+def _hole_html(kind: Hole, value: Any, time_format: tuple[str, str] | None, locale: _Locale) -> str:
     if kind is Hole.TIME:
         assert time_format is not None
         # Escaped as the template escapes a filter's output.
@@ -146,14 +154,14 @@ def _hole_html(
     return str(value)
 
 
-def _time_html(value: datetime, time_format: tuple[str, str], locale: tuple[str, str]) -> str:
+def _time_html(value: datetime, time_format: tuple[str, str], locale: _Locale) -> str:
     """As `{{ value|date:format }}` (or `|time:`) prints it in the active language and zone.
 
     Formatting is most of a fill's cost, and the times of a turn's frame fall in the same
     minute: a format that prints nothing finer than the minute is kept per minute."""
     filter_name, argument = time_format
-    local = template_localtime(value)
-    if not _minute_precise(locale[0], time_format):
+    local = _local_time(value, locale.zone)
+    if not _minute_precise(locale.language, time_format):
         return str(_FILTERS[filter_name](local, argument))
     key = (*locale, time_format, local.replace(second=0, microsecond=0))
     printed = _by_minute.get(key)
@@ -162,6 +170,17 @@ def _time_html(value: datetime, time_format: tuple[str, str], locale: tuple[str,
             _by_minute.clear()
         printed = _by_minute[key] = str(_FILTERS[filter_name](local, argument))
     return printed
+
+
+def _local_time(value: datetime, zone: tzinfo) -> datetime:
+    """As the templates' `template_localtime`, in `zone`."""
+    if (
+        settings.USE_TZ
+        and not timezone.is_naive(value)
+        and getattr(value, "convert_to_local_time", True)
+    ):
+        return value.astimezone(zone)
+    return value
 
 
 _by_minute: dict[tuple[Any, ...], str] = {}
@@ -235,10 +254,11 @@ def render(
         }
         for object_name, object_holes in holes.items()
     }
+    locale = _locale()
     key = (
         name,
         shape,
-        *_locale(),
+        *locale,
         get_script_prefix(),  # in every {% url %}
         tuple((n, tuple(sorted(h))) for n, h in sorted(open_holes.items())),
     )
@@ -247,7 +267,7 @@ def render(
         return template(objects)
     for skeleton in known:
         if skeleton.serves(objects):
-            return skeleton.fill(objects, open_holes)
+            return skeleton.fill(objects, open_holes, locale)
     html = template(objects)
     if len(known) < MAX_SKELETONS_PER_KEY:
         try:

@@ -1,5 +1,6 @@
 """ASGI entry point: HTTP through Django, WebSockets through Channels."""
 
+import gc
 import os
 import sys
 
@@ -41,3 +42,5 @@ if "daphne.server" in sys.modules:  # daphne may serve this (it is an installed 
     install()  # sockets are read within their frame budget
     # Work in threads (the database, rendering finished answers) yields to the loop sooner.
     sys.setswitchinterval(settings.SERVER_GIL_SWITCH_SECONDS)
+    # Fewer collector passes: each stalls every stream of the process (settings.py says why).
+    gc.set_threshold(settings.SERVER_GC_YOUNG_OBJECTS, *gc.get_threshold()[1:])

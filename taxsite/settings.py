@@ -326,3 +326,9 @@ CHAT_PROVIDER_READ_SECONDS = env_float("CHAT_PROVIDER_READ_SECONDS", 0.05)
 # At 1 ms, a frame that crosses a few such waits took 3-5 ms while answers streamed
 # (benchmarks/abuse.py, phase 4c); 0.2 ms cost nothing measurable at 200 answers.
 SERVER_GIL_SWITCH_SECONDS = env_float("SERVER_GIL_SWITCH_SECONDS", 0.0002)
+# How many new objects the serving process allocates (net) between two passes of the cyclic
+# garbage collector over its youngest objects (Python's default is 700). At 700, 200 questions
+# asked at once set off ~100 young passes, 9 middle ones and a full one: 117 ms of the 560 ms
+# the process worked before the last first words (benchmarks/streaming.py). Nearly every object
+# is freed by reference counting anyway; cycles wait a little longer to be collected.
+SERVER_GC_YOUNG_OBJECTS = env_int("SERVER_GC_YOUNG_OBJECTS", 50_000)
