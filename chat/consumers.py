@@ -138,7 +138,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
     async def catch_up(self, conversation: Conversation, *, after: int | None) -> None:
         """What this socket missed, from the database (bounded), then any streaming answer as
         it stands right now, from the process writing it."""
-        missed, complete = await _missed(conversation, after)
+        missed, complete, target = await _missed(conversation, after)
         # Up to CHAT_CATCH_UP_MESSAGES bubbles are milliseconds of templates: rendered off the
         # loop, so that a page (re)connecting never holds other people's frames that long.
         if after is None or not complete:
@@ -157,7 +157,6 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         held, self.held = self.held or [], None
         for event in held:
             await self.chat_fragment(event)
-        target = await _streaming_target(conversation.pk)
         if target is not None:
             message_id, owner, lease_live = target
             await turn_snapshot(
@@ -262,19 +261,24 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         # each in its own language (i18n).
         conversation = started.user_message.conversation
         languages = await conversation_languages(self.conversation_id)
+        # The alert area is cleared on every tab in the same frame: the question was taken, so
+        # what an alert said (too fast, an answer still being written) no longer holds.
         appended = fragments.localized(
-            lambda: fragments.turn_started(
-                started.user_message,
-                started.assistant_message,
-                conversation if started.title_changed else None,
-                was_listed=bool(context.history),
+            lambda: (
+                fragments.turn_started(
+                    started.user_message,
+                    started.assistant_message,
+                    conversation if started.title_changed else None,
+                    was_listed=bool(context.history),
+                )
+                + fragments.alert("")
             ),
             languages,
         )
         # The question is stored and will be answered even if the channel layer is down; only
         # other processes' tabs miss it, and this one says so.
-        published = await conversation_publish(self.conversation_id, appended)
-        await self.send(text_data=fragments.alert("" if published else _(LAYER_DOWN)))
+        if not await conversation_publish(self.conversation_id, appended):
+            await self.send(text_data=fragments.alert(_(LAYER_DOWN)))
         await turn_launch(
             conversation_id=self.conversation_id,
             message_id=started.assistant_message.pk,
@@ -375,22 +379,22 @@ def _conversation_for(user: Any, conversation_id: int) -> Conversation | None:
 
 
 @db_async
-def _missed(conversation: Conversation, after: int | None) -> tuple[list[Message], bool]:
+def _missed(
+    conversation: Conversation, after: int | None
+) -> tuple[list[Message], bool, tuple[int, str, bool] | None]:
     """Messages after `after` (or the latest ones), at most CHAT_CATCH_UP_MESSAGES, with their
-    receipts, read here and rendered by the caller (not on the database thread); and whether
-    that is all of what was missed."""
+    receipts, read here and rendered by the caller (not on the database thread); whether that
+    is all of what was missed; and the answer streaming now, if any (see
+    `turns.turn_streaming_target`). One call on the database thread per connect: a second one
+    queued hundreds of sockets' connects ahead of the questions asked just after."""
     limit = settings.CHAT_CATCH_UP_MESSAGES
     messages = selectors.message_list(conversation=conversation)
     if after is not None:
         messages = messages.filter(pk__gt=after)
     latest = list(messages.order_by("-created_at", "-pk")[: limit + 1])
     complete = len(latest) <= limit
-    return list(reversed(latest[:limit])), complete
-
-
-@db_async
-def _streaming_target(conversation_id: int) -> tuple[int, str, bool] | None:
-    return turns.turn_streaming_target(conversation_id=conversation_id)
+    streaming = turns.turn_streaming_target(conversation_id=conversation.pk)
+    return list(reversed(latest[:limit])), complete, streaming
 
 
 @db_async
