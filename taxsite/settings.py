@@ -329,6 +329,8 @@ SERVER_GIL_SWITCH_SECONDS = env_float("SERVER_GIL_SWITCH_SECONDS", 0.0002)
 # How many new objects the serving process allocates (net) between two passes of the cyclic
 # garbage collector over its youngest objects (Python's default is 700). At 700, 200 questions
 # asked at once set off ~100 young passes, 9 middle ones and a full one: 117 ms of the 560 ms
-# the process worked before the last first words (benchmarks/streaming.py). Nearly every object
-# is freed by reference counting anyway; cycles wait a little longer to be collected.
-SERVER_GC_YOUNG_OBJECTS = env_int("SERVER_GC_YOUNG_OBJECTS", 50_000)
+# the process worked before the last first words (benchmarks/streaming.py). At 10,000: a few
+# young passes of 3-5 ms. At 50,000 each pass took 10-25 ms, long enough to show in other
+# people's round trips (benchmarks/abuse.py). Nearly every object is freed by reference counting
+# anyway; only cycles wait a little longer to be collected.
+SERVER_GC_YOUNG_OBJECTS = env_int("SERVER_GC_YOUNG_OBJECTS", 10_000)
