@@ -12,7 +12,8 @@ from django.utils import translation
 
 from chat import services, start_batches, turns
 from chat.engines.offline import OfflineEngine
-from chat.models import Conversation, Message
+from chat.engines.base import PastToolCall
+from chat.models import Conversation, Message, ToolCall
 from tests.helpers.sockets import (
     conversation_socket,
     frame,
@@ -47,6 +48,16 @@ def test_a_batch_starts_each_turn_with_its_own_history_in_a_few_statements(
     Message.objects.filter(pk=earlier.assistant_message.pk).update(
         status="complete", text="earlier answer"
     )
+    receipts = [
+        ToolCall.objects.create(
+            message=earlier.assistant_message,
+            call_id="call_0",  # providers reuse ids across responses
+            name="calculate_tax",
+            raw_arguments=f'{{"revenue": {revenue}}}',
+            output=f"tax on {revenue}",
+        )
+        for revenue in (85_000, 120_000)
+    ]
     conversations = [first] + [Conversation.objects.create(owner=bob) for _ in range(5)]
     asks = [request(c, f"question {i}") for i, c in enumerate(conversations)]
     with CaptureQueriesContext(connection) as queries:
@@ -58,6 +69,12 @@ def test_a_batch_starts_each_turn_with_its_own_history_in_a_few_statements(
     assert len(queries) <= 10  # not a few statements per start: six starts, one batch
     assert [c.user_text for c in contexts] == [f"question {i}" for i in range(6)]
     assert [m.text for m in contexts[0].history] == ["earlier question", "earlier answer"]
+    # The earlier answer's receipts, in order, each replayed under an id of its own.
+    assert contexts[0].history[0].tool_calls == ()
+    assert contexts[0].history[1].tool_calls == tuple(
+        PastToolCall("call_0", "calculate_tax", r.raw_arguments, r.output, f"call_{r.pk}")
+        for r in receipts
+    )
     assert all(c.history == [] for c in contexts[1:])
     for conversation, context in zip(conversations, contexts, strict=True):
         assert context.conversation.pk == conversation.pk
