@@ -37,9 +37,11 @@ application = refuse_while_unsafe(
 if "daphne.server" in sys.modules:  # daphne may serve this (it is an installed app)
     from django.conf import settings
 
+    from chat.engines import prepare_default_engine
     from chat.socket_gate import install
 
     install()  # sockets are read within their frame budget
+    prepare_default_engine()  # not at the first question, while every socket waits
     # Work in threads (the database, rendering finished answers) yields to the loop sooner.
     sys.setswitchinterval(settings.SERVER_GIL_SWITCH_SECONDS)
     # Fewer collector passes: each stalls every stream of the process (settings.py says why).

@@ -45,6 +45,17 @@ def get_engine(name: str | None = None) -> Engine:
     return engine_class(name or default_engine_name())()
 
 
+def prepare_default_engine() -> None:
+    """Load what the default engine needs to run (an OpenAI engine: the SDK), before a server
+    serves its first question; the offline engine needs nothing. An unknown engine is left to
+    `manage.py check` and to the questions, as before: the server still starts."""
+    if default_engine_name() not in settings.ASSISTANT_ENGINES:
+        return
+    prepare = getattr(engine_class(default_engine_name()), "prepare", None)
+    if prepare is not None:
+        prepare()
+
+
 def engine_label(name: str) -> str:
     """The label people see for an engine name stored on a message (the name if unknown)."""
     if name not in settings.ASSISTANT_ENGINES:

@@ -1,11 +1,14 @@
 """The AsyncOpenAI client: built lazily, once per process (and event loop), from settings."""
 
 import asyncio
+import functools
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
 if TYPE_CHECKING:
+    import ssl
+
     from openai import AsyncOpenAI, AsyncStream
 
 _clients: dict[tuple[object, ...], "AsyncOpenAI"] = {}
@@ -39,10 +42,29 @@ def openai_client() -> "AsyncOpenAI":
             max_retries=settings.OPENAI_MAX_RETRIES,
             # The SDK's aiohttp transport (the `aiohttp` extra): reading hundreds of streams at
             # once cost a third of the CPU through the default one (httpcore2 on anyio).
-            http_client=DefaultAioHttpClient(timeout=timeout),
+            http_client=DefaultAioHttpClient(timeout=timeout, verify=_tls_context()),
         )
         _clients[key] = client
     return client
+
+
+@functools.cache
+def _tls_context() -> "ssl.SSLContext":
+    """The provider connections' TLS settings, as the SDK's transport builds them by default
+    (certifi's CA bundle, or SSL_CERT_FILE / SSL_CERT_DIR): loading the bundle is 20-60 ms, done
+    once per process, not once per client."""
+    import httpx2
+
+    return httpx2.create_ssl_context()
+
+
+def load_sdk() -> None:
+    """Import the SDK and load the CA bundle now. A server calls this before it serves: left to
+    the first question, the import (~450 ms) and the bundle held every socket of the process
+    (`benchmarks/first_question.py`)."""
+    from openai import AsyncOpenAI, AsyncStream, DefaultAioHttpClient  # noqa: F401
+
+    _tls_context()
 
 
 async def stream_post(path: str, body: dict[str, Any]) -> "AsyncStream[Any]":
@@ -65,7 +87,10 @@ async def stream_post(path: str, body: dict[str, Any]) -> "AsyncStream[Any]":
 
 
 class OpenAIEngine:
-    """What the engines that speak an OpenAI API share: the configured model."""
+    """What the engines that speak an OpenAI API share: the configured model, and the SDK
+    loaded before a server serves."""
+
+    prepare = staticmethod(load_sdk)
 
     @property
     def model_name(self) -> str:

@@ -11,8 +11,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import translation
 
 from chat import services, start_batches, turns
-from chat.engines.offline import OfflineEngine
 from chat.engines.base import PastToolCall
+from chat.engines.offline import OfflineEngine
 from chat.models import Conversation, Message, ToolCall
 from tests.helpers.sockets import (
     conversation_socket,

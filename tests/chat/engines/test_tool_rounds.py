@@ -190,3 +190,40 @@ def test_importing_engines_and_an_offline_turn_do_not_load_the_sdk(tmp_path: Pat
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "SDK NOT LOADED" in done.stdout
+
+
+def test_a_server_loads_the_sdk_before_it_serves_and_only_for_an_openai_engine() -> None:
+    """Left to the first question, loading the SDK held every socket of the process for about
+    half a second (benchmarks/first_question.py): daphne's process loads it at startup."""
+    root = Path(__file__).resolve().parents[3]
+    script = textwrap.dedent(
+        """
+        import sys
+        import django
+        django.setup()
+        from django.conf import settings
+        from chat.engines import prepare_default_engine
+        from chat.engines.client import _tls_context
+        settings.ASSISTANT_ENGINE = "offline"
+        prepare_default_engine()
+        assert "openai" not in sys.modules, "the offline engine loaded the SDK"
+        settings.ASSISTANT_ENGINE = "chat"
+        import daphne.server  # as when daphne serves: the application prepares the engine
+        import taxsite.asgi
+        assert "openai" in sys.modules, "the SDK was not loaded before serving"
+        assert _tls_context.cache_info().currsize == 1, "the CA bundle was not loaded"
+        print("PREPARED")
+        """
+    )
+    env = {"DJANGO_SETTINGS_MODULE": "tests.settings", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "PREPARED" in done.stdout
