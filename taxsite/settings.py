@@ -327,10 +327,11 @@ CHAT_PROVIDER_READ_SECONDS = env_float("CHAT_PROVIDER_READ_SECONDS", 0.05)
 # (benchmarks/abuse.py, phase 4c); 0.2 ms cost nothing measurable at 200 answers.
 SERVER_GIL_SWITCH_SECONDS = env_float("SERVER_GIL_SWITCH_SECONDS", 0.0002)
 # How many new objects the serving process allocates (net) between two passes of the cyclic
-# garbage collector over its youngest objects (Python's default is 700). At 700, 200 questions
-# asked at once set off ~100 young passes, 9 middle ones and a full one: 117 ms of the 560 ms
-# the process worked before the last first words (benchmarks/streaming.py). At 10,000: a few
-# young passes of 3-5 ms. At 50,000 each pass took 10-25 ms, long enough to show in other
-# people's round trips (benchmarks/abuse.py). Nearly every object is freed by reference counting
-# anyway; only cycles wait a little longer to be collected.
-SERVER_GC_YOUNG_OBJECTS = env_int("SERVER_GC_YOUNG_OBJECTS", 10_000)
+# garbage collector over its youngest objects (Python's default is 700). When 200 questions come
+# at once (benchmarks/streaming.py, `gc.callbacks`), at 700: ~100 young passes, 9 middle ones and
+# a full one, ~70 ms of the process's CPU before the last first words; at 2,000: ~30 young passes
+# of at most 4 ms and 2-3 middle ones, no full one, ~45 ms; at 10,000: ~20 ms, but its young
+# passes of 3-7 ms while answers stream showed in other people's round trips (benchmarks/abuse.py
+# phase 4c: p95 1.6-2.0x quiet, against 1.2-1.6x at 700 and 2,000). Nearly every object is freed
+# by reference counting anyway; only cycles wait a little longer to be collected.
+SERVER_GC_YOUNG_OBJECTS = env_int("SERVER_GC_YOUNG_OBJECTS", 2_000)
