@@ -52,10 +52,17 @@ class Sidebar:
     has_more: bool  # older ones are on the "All conversations" page
 
 
-def conversation_sidebar(*, user: AnyUser) -> Sidebar:
-    """The person's newest conversations for the sidebar, and whether there are older ones."""
-    newest = list(conversation_list(user=user)[: SIDEBAR_CONVERSATIONS + 1])
-    return Sidebar(newest[:SIDEBAR_CONVERSATIONS], len(newest) > SIDEBAR_CONVERSATIONS)
+def conversation_sidebar(*, user: AnyUser, current: Conversation | None = None) -> Sidebar:
+    """The person's newest conversations for the sidebar, and whether there are older ones.
+
+    The conversation open on the page (`current`) is listed too when it is older than those,
+    last, so that the sidebar always shows where the person is."""
+    listed = conversation_list(user=user)
+    newest = list(listed[: SIDEBAR_CONVERSATIONS + 1])
+    shown = newest[:SIDEBAR_CONVERSATIONS]
+    if current is not None and all(c.pk != current.pk for c in shown):
+        shown += listed.filter(pk=current.pk)  # none if it is not the person's, or empty
+    return Sidebar(shown, len(newest) > SIDEBAR_CONVERSATIONS)
 
 
 def conversation_get(*, user: AnyUser, conversation_id: int) -> Conversation | None:

@@ -65,7 +65,7 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "chat/conversation.html",
         {
             "conversation": conversation,
-            "sidebar": selectors.conversation_sidebar(user=request.user),
+            "sidebar": selectors.conversation_sidebar(user=request.user, current=conversation),
             "transcript": page.messages,
             "has_earlier": page.has_earlier,
             "current": conversation,
@@ -121,7 +121,10 @@ def _sidebar_response(request: HttpRequest, current_pk: int | None) -> HttpRespo
     return render(
         request,
         "chat/_sidebar_and_title.html",
-        {"sidebar": selectors.conversation_sidebar(user=request.user), "current": current},
+        {
+            "sidebar": selectors.conversation_sidebar(user=request.user, current=current),
+            "current": current,
+        },
     )
 
 

@@ -512,6 +512,26 @@ def test_the_sidebar_lists_the_newest_conversations_and_links_to_all(alice: User
     assert 'href="/conversations/">All conversations</a>' in html
 
 
+def test_an_open_conversation_older_than_the_sidebar_is_listed_and_marked_current(
+    alice: User, bob: User
+) -> None:
+    limit = selectors.SIDEBAR_CONVERSATIONS
+    made = _many_conversations(alice, limit + 10)
+    oldest = made[0]
+    client = client_for(alice)
+    html = client.get(f"/c/{oldest.pk}/").content.decode()
+    assert html.count('class="conversation-item"') == limit + 1  # the newest, and this one
+    item = html[html.index(f'id="conversation-item-{oldest.pk}"') :]
+    assert 'aria-current="page"' in item[: item.index("</a>")]
+    assert html.index("Tax on 00010") < html.index(f'id="conversation-item-{oldest.pk}"')  # last
+    newest = client.get(f"/c/{made[-1].pk}/").content.decode()
+    assert f'id="conversation-item-{oldest.pk}"' not in newest  # only while it is open
+    # Another person's conversation is never listed, even named as the current one.
+    theirs = _many_conversations(bob, 1)[0]
+    assert client.get(f"/c/{theirs.pk}/").status_code == 404
+    assert theirs not in selectors.conversation_sidebar(user=alice, current=theirs).conversations
+
+
 def test_page_cost_is_flat_from_60_to_1000_conversations(alice: User) -> None:
     client = client_for(alice)
     few = _many_conversations(alice, 60)
