@@ -524,3 +524,6 @@ def test_the_sidebar_shows_the_newest_and_all_conversations_page_back(
     page.get_by_role("link", name="Old question 0000").click()
     expect(page.locator("#connection")).to_have_text("Live")
     expect(page.locator("#messages .bubble").first).to_contain_text("q")
+    # The sidebar shows where the person is: the open conversation, last, marked current.
+    expect(items).to_have_count(51)
+    expect(items.last.locator('a[aria-current="page"]')).to_contain_text("Old question 0000")
