@@ -20,12 +20,13 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from upstream import question, running  # noqa: E402
 
 
 def child(prepare: bool, upstream: str) -> None:
     """One fresh process: prints the preparation's time and each request's, in ms."""
     sys.path.insert(0, str(ROOT))
-    sys.path.insert(0, str(ROOT / "benchmarks"))
     os.environ |= {
         "DJANGO_SETTINGS_MODULE": "taxsite.settings",
         "DEBUG": "1",
@@ -36,8 +37,6 @@ def child(prepare: bool, upstream: str) -> None:
     import django
 
     django.setup()
-    from upstream import question
-
     from chat.engines import prepare_default_engine
     from chat.engines.client import openai_client, stream_post
 
@@ -70,15 +69,8 @@ def main() -> None:
     if options.child:
         child(options.child == "prepared", options.upstream)
         return
-    upstream = subprocess.Popen(  # noqa: S603 - our own script
-        [sys.executable, str(ROOT / "benchmarks" / "upstream.py"), "--port", "0"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert upstream.stdout is not None
-        url = f"http://127.0.0.1:{int(upstream.stdout.readline().split()[1])}/v1"
-        results: dict[str, list[list[float]]] = {"unprepared": [], "prepared": []}
+    results: dict[str, list[list[float]]] = {"unprepared": [], "prepared": []}
+    with running() as url:
         for _ in range(options.rounds):
             for mode in results:
                 out = subprocess.run(  # noqa: S603 - this script again, as a child
@@ -89,8 +81,6 @@ def main() -> None:
                     timeout=120,
                 )
                 results[mode].append([float(t) for t in out.stdout.split()])
-    finally:
-        upstream.kill()
     print(f"medians of {options.rounds} fresh processes each, ms:\n")
     print("| process | preparing, before serving | first request | second request |")
     print("|---|---|---|---|")

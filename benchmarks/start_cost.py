@@ -34,7 +34,6 @@ import os
 import resource
 import secrets
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -46,7 +45,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from upstream import question  # noqa: E402
+from upstream import question, running  # noqa: E402
 
 PG = "postgres://postgres@127.0.0.1:5432"
 PARTS = ("raw", "sdk", "start", "frame", "turn")
@@ -221,39 +220,32 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="measured rounds (3)")
     options = parser.parse_args()
     database = f"taxsite_start_cost_{secrets.token_hex(4)}"
-    upstream = subprocess.Popen(  # noqa: S603 - our own script
-        [sys.executable, str(ROOT / "benchmarks" / "upstream.py"), "--port", "0"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert upstream.stdout is not None
-        url = f"http://127.0.0.1:{int(upstream.stdout.readline().split()[1])}/v1"
+    with running() as url:
         with psycopg.connect(f"{PG}/postgres", autocommit=True) as admin:
             admin.execute(f'CREATE DATABASE "{database}"')
-        os.environ |= {
-            "DJANGO_SETTINGS_MODULE": "taxsite.settings",
-            "DEBUG": "0",  # as deployed: DEBUG=1 records every query
-            "SECRET_KEY": secrets.token_urlsafe(50),
-            "DATABASE_URL": f"{PG}/{database}",
-            "ASSISTANT_ENGINE": "chat",
-            "OPENAI_API_KEY": "bench",
-            "OPENAI_BASE_URL": url,
-            "CHAT_RATE_LIMIT_TURNS": "1000000",
-        }
-        import django
-        from django.core.management import call_command
+        try:
+            os.environ |= {
+                "DJANGO_SETTINGS_MODULE": "taxsite.settings",
+                "DEBUG": "0",  # as deployed: DEBUG=1 records every query
+                "SECRET_KEY": secrets.token_urlsafe(50),
+                "DATABASE_URL": f"{PG}/{database}",
+                "ASSISTANT_ENGINE": "chat",
+                "OPENAI_API_KEY": "bench",
+                "OPENAI_BASE_URL": url,
+                "CHAT_RATE_LIMIT_TURNS": "1000000",
+            }
+            import django
+            from django.core.management import call_command
 
-        django.setup()
-        call_command("migrate", verbosity=0)
-        asyncio.run(run(options, url))
-    finally:
-        upstream.kill()
-        from django.db import connections
+            django.setup()
+            call_command("migrate", verbosity=0)
+            asyncio.run(run(options, url))
+        finally:
+            from django.db import connections
 
-        connections.close_all()
-        with psycopg.connect(f"{PG}/postgres", autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            connections.close_all()
+            with psycopg.connect(f"{PG}/postgres", autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

@@ -16,10 +16,13 @@ client can check every delta arrived, whole and in order.
 
 import argparse
 import asyncio
+import contextlib
 import json
 import re
+import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 TICK_SECONDS = 0.01
@@ -42,6 +45,20 @@ def answer_text(total: int) -> str:
 def question(deltas: int, rate: float) -> str:
     """The question that asks this upstream for an answer of `deltas` deltas at `rate` per s."""
     return f"Benchmark answer please: deltas={deltas} rate={rate:g}"
+
+
+@contextlib.contextmanager
+def running() -> Iterator[str]:
+    """This upstream in a child process, for a benchmark: its base URL (`.../v1`); killed at
+    the end."""
+    process = subprocess.Popen(  # noqa: S603 - this script, as a child
+        [sys.executable, __file__, "--port", "0"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        yield f"http://127.0.0.1:{int(process.stdout.readline().split()[1])}/v1"
+    finally:
+        process.kill()
 
 
 def _chunk(payload: bytes) -> bytes:

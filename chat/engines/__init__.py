@@ -49,9 +49,8 @@ def prepare_default_engine() -> None:
     """Load what the default engine needs to run (an OpenAI engine: the SDK), before a server
     serves its first question; the offline engine needs nothing. An unknown engine is left to
     `manage.py check` and to the questions, as before: the server still starts."""
-    if default_engine_name() not in settings.ASSISTANT_ENGINES:
-        return
-    prepare = getattr(engine_class(default_engine_name()), "prepare", None)
+    name = default_engine_name()
+    prepare = getattr(engine_class(name), "prepare", None) if name in engine_names() else None
     if prepare is not None:
         prepare()
 

@@ -527,3 +527,4 @@ def test_the_sidebar_shows_the_newest_and_all_conversations_page_back(
     # The sidebar shows where the person is: the open conversation, last, marked current.
     expect(items).to_have_count(51)
     expect(items.last.locator('a[aria-current="page"]')).to_contain_text("Old question 0000")
+    page.screenshot(path=str(artifacts / "features-sidebar-current.png"))

@@ -178,18 +178,7 @@ def test_importing_engines_and_an_offline_turn_do_not_load_the_sdk(tmp_path: Pat
         print("SDK NOT LOADED", labels)
         """
     )
-    env = {"DJANGO_SETTINGS_MODULE": "tests.settings", "PATH": "/usr/bin:/bin"}
-    done = subprocess.run(
-        [sys.executable, "-c", script, str(tmp_path / "db.sqlite3")],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert "SDK NOT LOADED" in done.stdout
+    assert "SDK NOT LOADED" in _python(root, script, str(tmp_path / "db.sqlite3"))
 
 
 def test_a_server_loads_the_sdk_before_it_serves_and_only_for_an_openai_engine() -> None:
@@ -215,9 +204,14 @@ def test_a_server_loads_the_sdk_before_it_serves_and_only_for_an_openai_engine()
         print("PREPARED")
         """
     )
+    assert "PREPARED" in _python(root, script)
+
+
+def _python(root: Path, script: str, *args: str) -> str:
+    """What `script` prints, run in a fresh interpreter with the test settings (it must succeed)."""
     env = {"DJANGO_SETTINGS_MODULE": "tests.settings", "PATH": "/usr/bin:/bin"}
     done = subprocess.run(
-        [sys.executable, "-c", script],
+        [sys.executable, "-c", script, *args],
         cwd=root,
         env=env,
         capture_output=True,
@@ -226,4 +220,4 @@ def test_a_server_loads_the_sdk_before_it_serves_and_only_for_an_openai_engine()
         check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "PREPARED" in done.stdout
+    return done.stdout
