@@ -53,6 +53,7 @@ from chat.engines.base import (
     UsageReported,
 )
 from chat.grounding import answer_check_figures
+from chat.inserts import insert_alike
 from chat.models import Conversation, Message, ToolCall
 from chat.provider_state import StoredProviderResources
 from chat.streaming import BlockStream
@@ -257,28 +258,29 @@ def turns_start(requests: Sequence[StartRequest]) -> list[StartedTurn | TurnReje
 
 
 def _store_starts(asks: Sequence[tuple[StartRequest, str]]) -> list[StartedTurn | TurnRejected]:
-    questions = Message.objects.bulk_create(
-        Message(conversation=request.conversation, role=Message.Role.USER, text=text)
-        for request, text in asks
+    conversations = [request.conversation.pk for request, _text in asks]
+    questions = insert_alike(
+        Message(role=Message.Role.USER),
+        {"conversation_id": conversations, "text": [text for _request, text in asks]},
     )
-    lease = lease_until()
-    answers = Message.objects.bulk_create(
+    answers = insert_alike(
         Message(
-            conversation=request.conversation,
             role=Message.Role.ASSISTANT,
             status=Message.Status.STREAMING,
-            engine=request.engine.name,
-            model_name=request.engine.model_name,
-            turn_owner=request.owner,
-            lease_expires_at=lease,
-        )
-        for request, _text in asks
+            lease_expires_at=lease_until(),
+        ),
+        {
+            "conversation_id": conversations,
+            "engine": [request.engine.name for request, _text in asks],
+            "model_name": [request.engine.model_name for request, _text in asks],
+            "turn_owner": [request.owner for request, _text in asks],
+        },
     )
     started: list[StartedTurn | TurnRejected] = []
     titles: dict[int, str] = {}
     scopes: dict[str, list[int]] = defaultdict(list)  # thread scope -> conversations taking it
     for (request, text), question, answer in zip(asks, questions, answers, strict=True):
-        conversation = request.conversation
+        conversation = question.conversation = answer.conversation = request.conversation
         title_changed = not conversation.title
         if title_changed:
             conversation.title = titles[conversation.pk] = _title_from(text)
