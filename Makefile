@@ -44,7 +44,7 @@ serve: $(STAMP)
 	$(SERVE_ENV) $(PY) manage.py turn_sweep
 	$(SERVE_ENV) $(PY) manage.py check --deploy --fail-level ERROR
 	@echo "Serving production settings on http://localhost:$(PORT)/ (sign up for an account)."
-	$(SERVE_ENV) $(PY) -m daphne --bind $(HOST) --port $(PORT) taxsite.asgi:application
+	$(SERVE_ENV) $(PY) -m taxsite.serve --bind $(HOST) --port $(PORT) taxsite.asgi:application
 
 # Browser tests drive Debian's chromium; install it when missing and we are allowed to.
 # i18n: fonts-noto-cjk too, so that Korean pages and screenshots show Korean glyphs.

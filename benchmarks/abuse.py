@@ -694,7 +694,7 @@ class Bench:
         log = (self.workdir / "daphne.log").open("wb")
         self.server = subprocess.Popen(  # noqa: S603 - daphne from our own environment
             [
-                *(sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)),
+                *(sys.executable, "-m", "taxsite.serve", "-b", "127.0.0.1", "-p", str(self.port)),
                 *("--ping-interval", "5", "--ping-timeout", "10", "taxsite.asgi:application"),
             ],
             env=self.env,

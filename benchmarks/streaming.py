@@ -12,8 +12,9 @@ starts everything itself and removes it at the end, on Ctrl-C too:
 - a fresh PostgreSQL database, migrated, with one user, session and conversation per concurrent
   answer (dropped at the end);
 - per configuration, one fresh server process, warmed up with one short answer: the raw relay
-  (benchmarks/relay.py), or `python -m daphne ... taxsite.asgi:application` with the in-memory
-  channel layer ("memory") or Redis ("redis", a key prefix of its own, deleted at the end).
+  (benchmarks/relay.py), or `python -m taxsite.serve ... taxsite.asgi:application` (daphne on
+  uvloop, as deployed) with the in-memory channel layer ("memory") or Redis ("redis", a key
+  prefix of its own, deleted at the end).
 
 Targets run interleaved (relay, memory, redis, then again), so a noisy neighbour hurts them alike.
 Each answer's client (the `websockets` library, no compression) sends `{"message": ...}` and
@@ -716,7 +717,7 @@ class Bench:
             server = Server(target, process, await asyncio.to_thread(process.announced_port))
         else:
             port = free_port()
-            command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
+            command = [sys.executable, "-m", "taxsite.serve", "-b", "127.0.0.1", "-p", str(port)]
             process = Process(
                 f"daphne-{target}",
                 [*command, "taxsite.asgi:application"],

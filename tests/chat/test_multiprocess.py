@@ -27,7 +27,7 @@ PG = ("127.0.0.1", 5432)
 REDIS = ("127.0.0.1", 6379)
 LEASE_SECONDS = 3.0
 SWEEP_SECONDS = 0.5
-DAPHNE = [sys.executable, "-m", "daphne", "-b", "127.0.0.1"]
+DAPHNE = [sys.executable, "-m", "taxsite.serve", "-b", "127.0.0.1"]  # as deployed
 
 pytestmark = pytest.mark.multiprocess
 

@@ -67,7 +67,8 @@ ACCOUNTS = (
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """`daphne taxsite.asgi:application`, as deployed, on its own SQLite file."""
+    """Plain `daphne taxsite.asgi:application` (asyncio's own loop; deployed, `taxsite.serve` puts
+    it on uvloop), on its own SQLite file."""
     workdir = tmp_path_factory.mktemp("gate")
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("CHAT_", "DATABASE_"))},

@@ -124,8 +124,9 @@ def daphne_command(port: int) -> list[str]:
     unit = (DEPLOY / "systemd" / "taxsite@.service").read_text().replace("\\\n", " ")
     line = next(line for line in unit.splitlines() if line.startswith("ExecStart="))
     argv = shlex.split(line.removeprefix("ExecStart=").replace("%i", str(port)))
-    assert argv[0].endswith("/daphne"), argv
-    return [sys.executable, "-m", "daphne", *argv[1:]]
+    assert argv[0].endswith("/python"), argv
+    assert argv[1:3] == ["-m", "taxsite.serve"], argv
+    return [sys.executable, *argv[1:]]
 
 
 def substitute(text: str, replacements: list[tuple[str, str]]) -> str:
