@@ -158,17 +158,18 @@ def _time_html(value: datetime, time_format: tuple[str, str], locale: _Locale) -
     """As `{{ value|date:format }}` (or `|time:`) prints it in the active language and zone.
 
     Formatting is most of a fill's cost, and the times of a turn's frame fall in the same
-    minute: a format that prints nothing finer than the minute is kept per minute."""
+    minute: a format that prints nothing finer than the minute is kept per minute, any other
+    per moment (the questions started together share theirs: `chat.inserts`)."""
     filter_name, argument = time_format
     local = _local_time(value, locale.zone)
-    if not _minute_precise(locale.language, time_format):
-        return str(_FILTERS[filter_name](local, argument))
-    key = (*locale, time_format, local.replace(second=0, microsecond=0))
-    printed = _by_minute.get(key)
+    if _minute_precise(locale.language, time_format):
+        local = local.replace(second=0, microsecond=0)
+    key = (*locale, time_format, local)
+    printed = _printed.get(key)
     if printed is None:
-        if len(_by_minute) >= MAX_KEYS:
-            _by_minute.clear()
-        printed = _by_minute[key] = str(_FILTERS[filter_name](local, argument))
+        if len(_printed) >= MAX_KEYS:
+            _printed.clear()
+        printed = _printed[key] = str(_FILTERS[filter_name](local, argument))
     return printed
 
 
@@ -183,7 +184,7 @@ def _local_time(value: datetime, zone: tzinfo) -> datetime:
     return value
 
 
-_by_minute: dict[tuple[Any, ...], str] = {}
+_printed: dict[tuple[Any, ...], str] = {}
 _minute_formats: dict[tuple[str, tuple[str, str]], bool] = {}
 
 
@@ -290,7 +291,7 @@ def _forget_all(**kwargs: Any) -> None:
     edited under the development server is reloaded without a restart: either makes every
     skeleton and printed time stale."""
     _skeletons.clear()
-    _by_minute.clear()
+    _printed.clear()
     _minute_formats.clear()
 
 

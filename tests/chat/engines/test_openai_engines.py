@@ -12,6 +12,7 @@ from django.core.management import call_command
 
 from chat import services, turns
 from chat.engines import get_engine
+from chat.engines.client import SDK_TELEMETRY_HEADERS
 from chat.models import Conversation, Message, ToolCall
 from tests.fake_openai import (
     WIRE,
@@ -84,6 +85,11 @@ async def test_tax_turn_streams_over_the_socket_and_persists_everything(
     assert call.result is not None
     assert call.result["tax"] == "14500.00"
     adapter.check_tax_turn(conversation, adapter.generations(fake_openai), call)
+    # Every request is ours (the key), and none describes this machine to the provider.
+    for request in fake_openai.requests:
+        names = {name.lower() for name in request.headers}
+        assert "authorization" in names
+        assert not names & {name.lower() for name in SDK_TELEMETRY_HEADERS}, request.path
 
 
 async def test_resumed_conversation_continues_the_same_provider_thread(
