@@ -31,7 +31,7 @@ _PER_REQUEST_TELEMETRY = ("X-Stainless-Retry-Count", "X-Stainless-Read-Timeout")
 def openai_client() -> "AsyncOpenAI":
     # Imported on first use: importing an engine class (for its label) must not load the SDK.
     import httpx2
-    from openai import AsyncOpenAI, DefaultAioHttpClient, Omit
+    from openai import AsyncOpenAI, DefaultAioHttpClient
 
     # Keyed by the running loop too: an httpx pool belongs to the loop that opened it
     # (one loop under daphne; a fresh one per `manage.py ask` or test).
@@ -57,10 +57,18 @@ def openai_client() -> "AsyncOpenAI":
             # The SDK's aiohttp transport (the `aiohttp` extra): reading hundreds of streams at
             # once cost a third of the CPU through the default one (httpcore2 on anyio).
             http_client=DefaultAioHttpClient(timeout=timeout, verify=_tls_context()),
-            default_headers={name: Omit() for name in SDK_TELEMETRY_HEADERS},
+            default_headers=_without(SDK_TELEMETRY_HEADERS),
         )
         _clients[key] = client
     return client
+
+
+def _without(headers: tuple[str, ...]) -> dict[str, Any]:
+    """Headers the SDK must not send: `Omit()` removes a default one (`openai._types.Headers`;
+    the client's `default_headers` is annotated `str` only, but merged the same way)."""
+    from openai import Omit
+
+    return dict.fromkeys(headers, Omit())
 
 
 @functools.cache
@@ -89,7 +97,7 @@ async def stream_post(path: str, body: dict[str, Any]) -> "AsyncStream[Any]":
     The typed `create` methods first walk the whole body against the SDK's TypedDicts, which
     our bodies do not need (no aliases, files or dates): 0.36 ms a request, a fifth of a
     turn's start when 200 people ask at once (`benchmarks/streaming.py`)."""
-    from openai import AsyncStream, Omit
+    from openai import AsyncStream
 
     return await openai_client().post(
         path,
@@ -97,7 +105,7 @@ async def stream_post(path: str, body: dict[str, Any]) -> "AsyncStream[Any]":
         body={**body, "stream": True},
         options={
             "security": {"bearer_auth": True},
-            "headers": {name: Omit() for name in _PER_REQUEST_TELEMETRY},
+            "headers": _without(_PER_REQUEST_TELEMETRY),
         },
         stream=True,
         stream_cls=AsyncStream[Any],
