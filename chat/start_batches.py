@@ -14,9 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.utils.translation import gettext as _
 
 from chat import selectors, turns
+from chat.collector import hold_collector
 from chat.db import db_async
 from chat.engines.base import Engine
 from chat.runner import turn_launch
@@ -88,6 +90,8 @@ class StartBatcher:
             await self._write_batch(batch)
 
     async def _write_batch(self, batch: list[tuple[Ask, "asyncio.Future[Start]"]]) -> None:
+        if len(batch) >= settings.CHAT_START_BURST:
+            hold_collector(settings.SERVER_GC_BURST_HOLD_SECONDS)
         try:
             outcomes = await _start([ask for ask, _future in batch])
         except Exception as error:

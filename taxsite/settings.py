@@ -335,3 +335,7 @@ SERVER_GIL_SWITCH_SECONDS = env_float("SERVER_GIL_SWITCH_SECONDS", 0.0002)
 # phase 4c: p95 1.6-2.0x quiet, against 1.2-1.6x at 700 and 2,000). Nearly every object is freed
 # by reference counting anyway; only cycles wait a little longer to be collected.
 SERVER_GC_YOUNG_OBJECTS = env_int("SERVER_GC_YOUNG_OBJECTS", 2_000)
+# How long the garbage collector waits when a process starts many questions at once (at least
+# CHAT_START_BURST in one database call), in seconds; 0: never (chat/collector.py says why).
+SERVER_GC_BURST_HOLD_SECONDS = env_float("SERVER_GC_BURST_HOLD_SECONDS", 1.0)
+CHAT_START_BURST = env_int("CHAT_START_BURST", 20)

@@ -2,6 +2,7 @@
 exactly what a lone start would give: their own turn, or their own refusal in their language."""
 
 import asyncio
+import gc
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import translation
 
 from chat import services, start_batches, turns
+from chat.collector import collector_held
 from chat.engines.base import PastToolCall
 from chat.engines.offline import OfflineEngine
 from chat.models import Conversation, Message, ToolCall
@@ -118,14 +120,18 @@ def test_each_refusal_of_a_batch_is_in_its_askers_language(alice: User, bob: Use
 
 
 async def test_questions_sent_at_once_on_many_sockets_are_started_together_and_all_answered(
-    django_user_model: type[User], monkeypatch: pytest.MonkeyPatch
+    django_user_model: type[User], monkeypatch: pytest.MonkeyPatch, settings: Any
 ) -> None:
+    settings.CHAT_START_BURST = 2
+    settings.SERVER_GC_BURST_HOLD_SECONDS = 0.5
     users, conversations = zip(*await askers(django_user_model, "asker", 6), strict=True)
     batches: list[int] = []
+    collecting: list[bool] = []
     write = start_batches._start
 
     async def counted(asks: Any) -> Any:
         batches.append(len(asks))
+        collecting.append(gc.isenabled())
         return await write(asks)
 
     monkeypatch.setattr(start_batches, "_start", counted)
@@ -145,6 +151,13 @@ async def test_questions_sent_at_once_on_many_sockets_are_started_together_and_a
         await socket.disconnect()
     assert sum(batches) == 6
     assert len(batches) < 6  # the asks that came while one was written went together
+    # A burst's starts hold the garbage collector off for a while (chat/collector.py).
+    bursts = [on for size, on in zip(batches, collecting, strict=True) if size >= 2]
+    assert bursts
+    assert not any(bursts)
+    await asyncio.sleep(settings.SERVER_GC_BURST_HOLD_SECONDS + 0.2)
+    assert not collector_held()
+    assert gc.isenabled()
 
 
 async def test_a_question_whose_socket_closed_while_it_was_stored_is_answered_all_the_same(
