@@ -5,11 +5,14 @@ element names another swap, so the partials need no flag to be sent: only the tr
 (swapped inside, keeping its scroll listener) and an append name theirs, in their templates.
 """
 
+import functools
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from django.conf import settings
+from django.dispatch import receiver
 from django.template.loader import render_to_string
+from django.utils.autoreload import file_changed
 
 from chat import skeletons
 from chat.models import Conversation, Message, ToolCall
@@ -46,7 +49,22 @@ def messages_replaced(messages: Iterable[Message], *, has_earlier: bool = False)
 
 
 def alert(text: str) -> str:
+    if not text:
+        return _alert_cleared()
     return render_to_string("chat/_alert.html", {"alert": text})
+
+
+@functools.cache
+def _alert_cleared() -> str:
+    """The alert area emptied: every started turn's frame carries it, and it never changes
+    (the same in every language)."""
+    return render_to_string("chat/_alert.html", {"alert": ""})
+
+
+@receiver(file_changed)
+def _forget_cleared_alert(**kwargs: Any) -> None:
+    """A template edited under the development server is used without a restart."""
+    _alert_cleared.cache_clear()
 
 
 def composer(text: str = "") -> str:

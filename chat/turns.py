@@ -143,21 +143,22 @@ def in_language(language: str | None) -> AbstractContextManager[None]:
     return translation.override(language) if language else nullcontext()
 
 
-def _cleaned(text: str) -> str:
-    """The question as stored, or TurnRejected saying what is wrong with it."""
+def _cleaned(text: str, language: str | None) -> str:
+    """The question as stored, or TurnRejected saying what is wrong with it (in `language`)."""
     # NUL is never meaningful in a message, and PostgreSQL cannot store it in text.
     text = text.replace("\x00", "").strip()
-    if not text:
-        raise TurnRejected(_("Type a message first."))
     limit = settings.CHAT_MAX_MESSAGE_CHARS
-    if len(text) > limit:
+    if text and len(text) <= limit:
+        return text
+    with in_language(language):
+        if not text:
+            raise TurnRejected(_("Type a message first."))
         raise TurnRejected(
             _("Your message is {length} characters long; the limit is {limit}.").format(
                 length=number_format(len(text), force_grouping=True),
                 limit=number_format(limit, force_grouping=True),
             )
         )
-    return text
 
 
 def _recent_questions(owner_ids: Collection[int], since: datetime) -> dict[int, list[datetime]]:
@@ -215,8 +216,7 @@ def turns_start(requests: Sequence[StartRequest]) -> list[StartedTurn | TurnReje
     texts: dict[int, str] = {}
     for index, request in enumerate(requests):
         try:
-            with in_language(request.language):
-                texts[index] = _cleaned(request.text)
+            texts[index] = _cleaned(request.text, request.language)
         except TurnRejected as rejected:
             results[index] = rejected
     now = timezone.now()
@@ -232,10 +232,10 @@ def turns_start(requests: Sequence[StartRequest]) -> list[StartedTurn | TurnReje
     for index in texts:
         conversation = requests[index].conversation
         owner_asked = asked[conversation.owner_id]
-        with in_language(requests[index].language):
-            results[index] = too_fast(owner_asked, now)
-            if results[index] is None and conversation.pk in answering:
-                results[index] = TurnRejected(_(TURN_RUNNING_MESSAGE))
+        # Refusals in the asker's language; the language is switched only to say one.
+        if too_fast(owner_asked, now) is not None or conversation.pk in answering:
+            with in_language(requests[index].language):
+                results[index] = too_fast(owner_asked, now) or TurnRejected(_(TURN_RUNNING_MESSAGE))
         if results[index] is None:
             answering.add(conversation.pk)
             owner_asked.insert(0, now)  # counts against the person's next start in this batch
