@@ -122,13 +122,20 @@ class _Skeleton:
     ) -> str:
         locale = locale or _locale()
         out: list[str] = []
+        # A value printed several times (an id in each of its attributes, a time as machine
+        # and human text) is escaped and formatted once: 33 holes, 6 values in a turn's frame.
+        printed: dict[_Piece, str] = {}
         for piece in self.pieces:
             if isinstance(piece, str):
                 out.append(piece)
-            else:
+                continue
+            html = printed.get(piece)
+            if html is None:
                 name, attribute, time_format = piece
                 value = getattr(objects[name], attribute)
-                out.append(_hole_html(holes[name][attribute], value, time_format, locale))
+                kind = holes[name][attribute]
+                html = printed[piece] = _hole_html(kind, value, time_format, locale)
+            out.append(html)
         return "".join(out)
 
 
@@ -160,16 +167,23 @@ def _time_html(value: datetime, time_format: tuple[str, str], locale: _Locale) -
     Formatting is most of a fill's cost, and the times of a turn's frame fall in the same
     minute: a format that prints nothing finer than the minute is kept per minute, any other
     per moment (the questions started together share theirs: `chat.inserts`)."""
+    moment = (*locale, time_format, value)
+    printed = _printed.get(moment)
+    if printed is not None:
+        return printed
     filter_name, argument = time_format
     local = _local_time(value, locale.zone)
+    by_minute = None
     if _minute_precise(locale.language, time_format):
-        local = local.replace(second=0, microsecond=0)
-    key = (*locale, time_format, local)
-    printed = _printed.get(key)
+        by_minute = (*locale, time_format, local.replace(second=0, microsecond=0))
+        printed = _printed.get(by_minute)
     if printed is None:
-        if len(_printed) >= MAX_KEYS:
-            _printed.clear()
-        printed = _printed[key] = str(_FILTERS[filter_name](local, argument))
+        printed = str(_FILTERS[filter_name](local, argument))
+    if len(_printed) >= MAX_KEYS:
+        _printed.clear()
+    _printed[moment] = printed
+    if by_minute is not None:
+        _printed[by_minute] = printed
     return printed
 
 
