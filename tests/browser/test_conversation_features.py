@@ -526,5 +526,13 @@ def test_the_sidebar_shows_the_newest_and_all_conversations_page_back(
     expect(page.locator("#messages .bubble").first).to_contain_text("q")
     # The sidebar shows where the person is: the open conversation, last, marked current.
     expect(items).to_have_count(51)
-    expect(items.last.locator('a[aria-current="page"]')).to_contain_text("Old question 0000")
+    current = items.last.locator('a[aria-current="page"]')
+    expect(current).to_contain_text("Old question 0000")
+    # ... scrolled into the sidebar's view, though it is the 51st item.
+    expect(current).to_be_in_viewport()
+    sidebar, shown = page.locator("#sidebar").bounding_box(), current.bounding_box()
+    assert sidebar is not None
+    assert shown is not None
+    assert sidebar["y"] <= shown["y"]
+    assert shown["y"] + shown["height"] <= sidebar["y"] + sidebar["height"]
     page.screenshot(path=str(artifacts / "features-sidebar-current.png"))

@@ -368,6 +368,18 @@
 
   // --- Sidebar: phone drawer, conversation menu (Rename, Delete), menus close outside ----------
 
+  // The open conversation may be listed below the sidebar's fold (an old one, opened from All
+  // conversations or search, comes last): scroll the sidebar, not the page, to show it.
+  function showCurrentInSidebar() {
+    var sidebar = document.getElementById("sidebar");
+    var current = sidebar && $('.conversation-list a[aria-current="page"]', sidebar);
+    if (!current) return;
+    var box = sidebar.getBoundingClientRect();
+    var item = current.getBoundingClientRect();
+    if (!box.height || (item.top >= box.top && item.bottom <= box.bottom)) return;
+    sidebar.scrollTop += item.top - box.top - (box.height - item.height) / 2;
+  }
+
   function closeSidebar() {
     document.body.classList.remove("sidebar-open");
     var toggle = $(".sidebar-toggle");
@@ -504,6 +516,7 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     syncThemeToggle();
+    showCurrentInSidebar();
     var disclaimer = $(".disclaimer");
     if (disclaimer && window.matchMedia("(min-width: 761px)").matches) disclaimer.open = true;
     var list = document.getElementById("messages");
