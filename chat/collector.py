@@ -16,18 +16,16 @@ _release: threading.Timer | None = None
 
 
 def hold_collector(seconds: float) -> None:
-    """No automatic collection for `seconds` from now (a later hold extends it). Nothing if the
+    """No automatic collection for `seconds` from now. A hold under way is not extended, so
+    under bursts that never stop the collector still runs once a hold's length. Nothing if the
     collector was already off (someone else's choice) or `seconds` is 0."""
     global _release
     if seconds <= 0:
         return
     with _lock:
-        if _release is None:
-            if not gc.isenabled():
-                return
-            gc.disable()
-        else:
-            _release.cancel()
+        if _release is not None or not gc.isenabled():
+            return
+        gc.disable()
         # A timer thread, not the event loop: a closed loop must never leave the collector off.
         _release = threading.Timer(seconds, _resume)
         _release.daemon = True
@@ -37,10 +35,8 @@ def hold_collector(seconds: float) -> None:
 def _resume() -> None:
     global _release
     with _lock:
-        if _release is not threading.current_thread():
-            return  # a later hold replaced this one
         _release = None
-        gc.enable()
+        gc.enable()  # the next allocation sets off the passes that were held
 
 
 def collector_held() -> bool:
