@@ -63,6 +63,16 @@ def openai_client() -> "AsyncOpenAI":
     return client
 
 
+async def close_openai_client() -> None:
+    """Close the running loop's client and forget it, for a loop that ends after its answer
+    (`manage.py ask`): left open, its connections are reported unclosed at exit."""
+    loop_id = id(asyncio.get_running_loop())
+    for key, client in list(_clients.items()):
+        if key[-1] == loop_id:
+            del _clients[key]
+            await client.close()
+
+
 def _without(headers: tuple[str, ...]) -> dict[str, Any]:
     """Headers the SDK must not send: `Omit()` removes a default one (`openai._types.Headers`;
     the client's `default_headers` is annotated `str` only, but merged the same way)."""

@@ -1,10 +1,13 @@
 from io import StringIO
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 
+from chat.engines import client
 from chat.models import Conversation, Message, ToolCall
+from tests.fake_openai import FakeOpenAI
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -41,3 +44,14 @@ def test_ask_refuses_someone_elses_conversation(alice: User, bob: User) -> None:
 def test_ask_needs_a_known_user() -> None:
     with pytest.raises(CommandError, match="No user named 'nobody'"):
         call_command("ask", "hello", user="nobody")
+
+
+def test_ask_with_an_openai_engine_closes_its_connections(
+    alice: User, fake_openai: FakeOpenAI, settings: Any
+) -> None:
+    settings.ASSISTANT_ENGINE = "chat"
+    out = StringIO()
+    call_command("ask", "What is the tax on 85,000 euros of revenue?", user="alice", stdout=out)
+    assert "complete" in out.getvalue()
+    # Nothing left open for the interpreter to report at exit ("Unclosed client session").
+    assert client._clients == {}

@@ -9,7 +9,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from chat import selectors, services, turns
 from chat.engines import get_engine
-from chat.models import Conversation
+from chat.engines.base import Engine
+from chat.engines.client import close_openai_client
+from chat.models import Conversation, Message
 
 
 class TerminalListener:
@@ -25,6 +27,17 @@ class TerminalListener:
         if update.delta:
             self.out.write(update.delta)
             self.out.flush()
+
+
+async def _answered(message_id: int, engine: Engine) -> Message | None:
+    """The answer, streamed to the terminal; the provider's connections closed before the
+    command's loop ends."""
+    try:
+        return await turns.turn_run(
+            message_id=message_id, listener=TerminalListener(sys.stdout), engine=engine
+        )
+    finally:
+        await close_openai_client()
 
 
 class Command(BaseCommand):
@@ -58,13 +71,7 @@ class Command(BaseCommand):
             )
         except turns.TurnRejected as rejected:
             raise CommandError(str(rejected)) from None
-        message = asyncio.run(
-            turns.turn_run(
-                message_id=started.assistant_message.pk,
-                listener=TerminalListener(sys.stdout),
-                engine=engine,
-            )
-        )
+        message = asyncio.run(_answered(started.assistant_message.pk, engine))
         self.stdout.write("")
         if message is None:
             raise CommandError("The answer could not be saved; see the log.")
