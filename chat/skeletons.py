@@ -245,7 +245,10 @@ def _awkward(kind: Hole, index: int) -> Any:
     return datetime(2024, 3, 31, 1, 30 + index, 59, 999_999, tzinfo=UTC)
 
 
-_skeletons: dict[tuple[Any, ...], list[_Skeleton] | None] = {}
+_skeletons: dict[tuple[Any, ...], list[_Skeleton]] = {}
+# Keys a skeleton could not be made for (a branch the check refused): no more attempts; the
+# skeletons made for their other shapes keep serving those.
+_in_full: set[tuple[Any, ...]] = set()
 
 
 def render(
@@ -278,21 +281,19 @@ def render(
         tuple((n, tuple(sorted(h))) for n, h in sorted(open_holes.items())),
     )
     known = _skeletons.get(key, [])
-    if known is None:  # this fragment failed its check: always in full
-        return template(objects)
     for skeleton in known:
         if skeleton.serves(objects):
             return skeleton.fill(objects, open_holes, locale)
     html = template(objects)
-    if len(known) < MAX_SKELETONS_PER_KEY:
+    if key not in _in_full and len(known) < MAX_SKELETONS_PER_KEY:
         try:
             skeleton = _build(template, objects, open_holes, html)
         except _Unsupported as why:
             logger.warning("Fragment %s is rendered in full: %s", name, why)
-            _remember(key, None)
+            _remember_in_full(key)
         except Exception:  # a template that fails on stand-ins: in full, as before
             logger.exception("Fragment %s is rendered in full", name)
-            _remember(key, None)
+            _remember_in_full(key)
         else:
             _remember(key, [*known, skeleton])
     return html
@@ -305,14 +306,21 @@ def _forget_all(**kwargs: Any) -> None:
     edited under the development server is reloaded without a restart: either makes every
     skeleton and printed time stale."""
     _skeletons.clear()
+    _in_full.clear()
     _printed.clear()
     _minute_formats.clear()
 
 
-def _remember(key: tuple[Any, ...], skeletons: list[_Skeleton] | None) -> None:
+def _remember(key: tuple[Any, ...], skeletons: list[_Skeleton]) -> None:
     if len(_skeletons) >= MAX_KEYS and key not in _skeletons:
         _skeletons.clear()
     _skeletons[key] = skeletons
+
+
+def _remember_in_full(key: tuple[Any, ...]) -> None:
+    if len(_in_full) >= MAX_KEYS:
+        _in_full.clear()
+    _in_full.add(key)
 
 
 def _build(

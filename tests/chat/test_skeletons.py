@@ -216,3 +216,23 @@ def test_a_method_read_inside_an_if_is_rendered_in_full(
             Context({"m": message})
         )
     assert "Fragment test method in if is rendered in full" in caplog.text
+
+
+def test_a_shape_that_cannot_have_a_skeleton_leaves_the_others_theirs(
+    alice: User, caplog: pytest.LogCaptureFixture, templates_rendered: list[str]
+) -> None:
+    source = (
+        "{% if m.status == 'streaming' %}{{ m.text }}{% else %}{{ m.text|upper }}{% endif %}"
+        " {{ m.pk }}"
+    )
+    _c, question, answer = _turn(alice, "a question", TIMES[0], title="t")
+    answer.text = "first words"  # both with words: the same holes, the same skeleton key
+
+    for message in (answer, question, answer):  # the question's branch cannot be followed
+        assert _one("test one shape fails", source, message) == Template(source).render(
+            Context({"m": message})
+        )
+    assert "Fragment test one shape fails is rendered in full" in caplog.text
+    templates_rendered.clear()
+    assert _one("test one shape fails", source, answer) == f"first words {answer.pk}"
+    assert templates_rendered == []  # the streaming answer's skeleton still serves it
