@@ -24,6 +24,7 @@ def insert_alike(template: M, varying: Mapping[str, Sequence[Any]]) -> list[M]:
     model = type(template)
     rows = len(next(iter(varying.values())))
     assert all(len(values) == rows for values in varying.values())
+    assert set(varying) <= {f.attname for f in model._meta.concrete_fields}, set(varying)
     using = router.db_for_write(model)
     connection = connections[using]
     if connection.vendor != "postgresql" or not rows:
