@@ -175,14 +175,24 @@ def _recent_questions(owner_ids: Collection[int], since: datetime) -> dict[int, 
     return asked
 
 
-def too_fast(asked: Sequence[datetime], now: datetime) -> TurnRejected | None:
+def too_fast(
+    asked: Sequence[datetime], now: datetime, language: str | None = None
+) -> TurnRejected | None:
     """The refusal past CHAT_RATE_LIMIT_TURNS turns per person per window (`asked`: when the
-    person's recent turns started, newest first), or None."""
+    person's recent turns started, newest first), in `language` (else the active one), or
+    None."""
     window = timedelta(seconds=settings.CHAT_RATE_LIMIT_WINDOW_SECONDS)
     counted = asked[: settings.CHAT_RATE_LIMIT_TURNS]
     if len(counted) < settings.CHAT_RATE_LIMIT_TURNS:
         return None
-    return TurnRejected(too_fast_message((counted[-1] + window - now).total_seconds()))
+    with in_language(language):
+        return TurnRejected(too_fast_message((counted[-1] + window - now).total_seconds()))
+
+
+def _still_running(language: str | None) -> TurnRejected:
+    """The refusal of a second answer in a conversation already answering, in `language`."""
+    with in_language(language):
+        return TurnRejected(_(TURN_RUNNING_MESSAGE))
 
 
 def too_fast_message(wait: float) -> str:
@@ -233,9 +243,9 @@ def turns_start(requests: Sequence[StartRequest]) -> list[StartedTurn | TurnReje
         conversation = requests[index].conversation
         owner_asked = asked[conversation.owner_id]
         # Refusals in the asker's language; the language is switched only to say one.
-        if too_fast(owner_asked, now) is not None or conversation.pk in answering:
-            with in_language(requests[index].language):
-                results[index] = too_fast(owner_asked, now) or TurnRejected(_(TURN_RUNNING_MESSAGE))
+        results[index] = too_fast(owner_asked, now, requests[index].language)
+        if results[index] is None and conversation.pk in answering:
+            results[index] = _still_running(requests[index].language)
         if results[index] is None:
             answering.add(conversation.pk)
             owner_asked.insert(0, now)  # counts against the person's next start in this batch
@@ -246,8 +256,7 @@ def turns_start(requests: Sequence[StartRequest]) -> list[StartedTurn | TurnReje
                 stored = _store_starts([(requests[i], texts[i]) for i in accepted])
         except IntegrityError:
             if len(accepted) == 1:
-                with in_language(requests[accepted[0]].language):
-                    stored = [TurnRejected(_(TURN_RUNNING_MESSAGE))]
+                stored = [_still_running(requests[accepted[0]].language)]
             else:  # another process started one of these meanwhile: find which, one by one
                 stored = [turns_start([requests[i]])[0] for i in accepted]
         for index, started in zip(accepted, stored, strict=True):

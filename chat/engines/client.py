@@ -2,6 +2,8 @@
 
 import asyncio
 import functools
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -73,12 +75,14 @@ async def close_openai_client() -> None:
             await client.close()
 
 
-def _without(headers: tuple[str, ...]) -> dict[str, Any]:
+@functools.cache
+def _without(headers: tuple[str, ...]) -> Mapping[str, Any]:
     """Headers the SDK must not send: `Omit()` removes a default one (`openai._types.Headers`;
-    the client's `default_headers` is annotated `str` only, but merged the same way)."""
+    the client's `default_headers` is annotated `str` only, but merged the same way). Built
+    once, not per request; read-only, as the SDK only reads (and copies) what it is given."""
     from openai import Omit
 
-    return dict.fromkeys(headers, Omit())
+    return MappingProxyType(dict.fromkeys(headers, Omit()))
 
 
 @functools.cache
