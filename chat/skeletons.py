@@ -166,7 +166,7 @@ def _time_html(value: datetime, time_format: tuple[str, str], locale: _Locale) -
 
     Formatting is most of a fill's cost, and the times of a turn's frame fall in the same
     minute: a format that prints nothing finer than the minute is kept per minute, any other
-    per moment (the questions started together share theirs: `chat.inserts`)."""
+    per moment (the questions started together share theirs: `chat.batch_writes`)."""
     moment = (*locale, time_format, value)
     printed = _printed.get(moment)
     if printed is not None:

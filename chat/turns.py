@@ -29,12 +29,13 @@ from typing import Any, Protocol
 
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from chat.batch_writes import insert_alike, update_each
 from chat.cancels import raise_if_cancelling
 from chat.checkpoints import get_ledger, lease_until
 from chat.cpu import off_loop
@@ -53,7 +54,6 @@ from chat.engines.base import (
     UsageReported,
 )
 from chat.grounding import answer_check_figures
-from chat.inserts import insert_alike
 from chat.models import Conversation, Message, ToolCall
 from chat.provider_state import StoredProviderResources
 from chat.streaming import BlockStream
@@ -286,28 +286,20 @@ def _store_starts(asks: Sequence[tuple[StartRequest, str]]) -> list[StartedTurn 
         },
     )
     started: list[StartedTurn | TurnRejected] = []
-    titles: dict[int, str] = {}
-    scopes: dict[str, list[int]] = defaultdict(list)  # thread scope -> conversations taking it
+    changes: dict[int, dict[str, str]] = {}  # conversation -> its new title, thread scope
     for (request, text), question, answer in zip(asks, questions, answers, strict=True):
         conversation = question.conversation = answer.conversation = request.conversation
+        changed = changes.setdefault(conversation.pk, {})
         title_changed = not conversation.title
         if title_changed:
-            conversation.title = titles[conversation.pk] = _title_from(text)
+            conversation.title = changed["title"] = _title_from(text)
         if not conversation.provider_thread_id:
-            conversation.thread_scope = request.engine.thread_scope
-            scopes[conversation.thread_scope].append(conversation.pk)
+            conversation.thread_scope = changed["thread_scope"] = request.engine.thread_scope
         started.append(StartedTurn(question, answer, title_changed))
-    # One UPDATE for all: a CASE per changed field, not bulk_update's per row and field.
-    changes: dict[str, Any] = {"updated_at": timezone.now()}
-    if titles:
-        whens = [When(pk=pk, then=Value(title)) for pk, title in titles.items()]
-        changes["title"] = Case(*whens, default=F("title"))
-    if scopes:
-        whens = [When(pk__in=pks, then=Value(scope)) for scope, pks in scopes.items()]
-        changes["thread_scope"] = Case(*whens, default=F("thread_scope"))
-    Conversation.objects.filter(pk__in=[r.conversation.pk for r, _text in asks]).update(**changes)
+    now = timezone.now()
+    update_each(Conversation, changes, {"updated_at": now})
     for request, _text in asks:
-        request.conversation.updated_at = changes["updated_at"]
+        request.conversation.updated_at = now
     return started
 
 

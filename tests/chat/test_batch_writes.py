@@ -1,5 +1,6 @@
-"""Rows inserted together with their shared values sent once are the rows `save()` would write
-(on PostgreSQL, one INSERT ... SELECT FROM unnest; elsewhere bulk_create)."""
+"""Rows written together with their shared values sent once are the rows `save()` and
+`update()` would write (on PostgreSQL, one INSERT ... SELECT FROM unnest / UPDATE ... FROM
+unnest; elsewhere bulk_create / CASE WHEN)."""
 
 from datetime import timedelta
 
@@ -7,7 +8,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from chat.inserts import insert_alike
+from chat.batch_writes import insert_alike, update_each
 from chat.models import Conversation, Message
 
 pytestmark = pytest.mark.django_db
@@ -63,3 +64,58 @@ def test_each_row_is_what_save_writes_with_its_own_values_in_order(alice: User) 
 def test_no_rows_inserts_nothing(alice: User) -> None:
     assert insert_alike(Message(role=Message.Role.USER), {"conversation_id": [], "text": []}) == []
     assert not Message.objects.exists()
+
+
+def test_each_row_updated_with_its_own_values_and_the_shared_ones(alice: User) -> None:
+    kept, titled, scoped, untouched = (
+        Conversation.objects.create(owner=alice, title=f"was {i}") for i in range(4)
+    )
+    # Changed in the database after it was loaded: a row that leaves the title out keeps this.
+    Conversation.objects.filter(pk=kept.pk).update(title="renamed meanwhile")
+    moment = timezone.now() + timedelta(days=1)
+
+    update_each(
+        Conversation,
+        {
+            kept.pk: {"thread_scope": "responses"},
+            titled.pk: {"title": 'it\'s "quoted"; DROP TABLE x; -- é€'},
+            scoped.pk: {"title": "", "thread_scope": "assistants"},
+        },
+        {"updated_at": moment},
+    )
+
+    stored = {c.pk: c for c in Conversation.objects.all()}
+    assert [
+        (stored[c.pk].title, stored[c.pk].thread_scope) for c in (kept, titled, scoped, untouched)
+    ] == [
+        ("renamed meanwhile", "responses"),
+        ('it\'s "quoted"; DROP TABLE x; -- é€', untouched.thread_scope),
+        ("", "assistants"),
+        ("was 3", untouched.thread_scope),
+    ]
+    assert [stored[c.pk].updated_at for c in (kept, titled, scoped)] == [moment] * 3
+    assert stored[untouched.pk].updated_at < moment
+
+
+def test_a_value_may_be_null_and_a_time_is_stored_as_given(alice: User) -> None:
+    conversation = Conversation.objects.create(owner=alice)
+    lease = timezone.now() + timedelta(seconds=30)
+    leased, freed = (
+        Message.objects.create(conversation=conversation, role=Message.Role.ASSISTANT, text=t)
+        for t in ("leased", "freed")
+    )
+    Message.objects.filter(pk=freed.pk).update(lease_expires_at=lease)
+
+    update_each(
+        Message, {leased.pk: {"lease_expires_at": lease}, freed.pk: {"lease_expires_at": None}}
+    )
+
+    stored = {m.pk: m.lease_expires_at for m in Message.objects.all()}
+    assert stored == {leased.pk: lease, freed.pk: None}
+
+
+def test_no_changes_updates_nothing(alice: User) -> None:
+    conversation = Conversation.objects.create(owner=alice, title="as it was")
+    update_each(Conversation, {}, {"title": "not this"})
+    conversation.refresh_from_db()
+    assert conversation.title == "as it was"
