@@ -13,8 +13,9 @@ the upstream are other processes, as for the server), with the same settings as 
           body bytes: the baseline, what any Python client pays;
 - sdk:    the same through the openai SDK, as the engines send them (`stream_post`);
 - start:  the start's database call for the N questions together (`start_batches._start`:
-          the conversations, the rate limit, the question and the empty answer stored, the
-          history read), on PostgreSQL;
+          the conversations, the rate limit, the question and the empty answer stored, the new
+          conversations' titles, the history read), on PostgreSQL; every round asks in new
+          conversations, as `benchmarks/streaming.py` does;
 - frame:  the N started-turn frames (`fragments.turn_started`, the alert cleared);
 - turn:   the N answers from launch to their first push (`TurnRun`, Chat Completions engine:
           the SDK's request, the stream read, the first push rendered), the listener a no-op.
@@ -99,6 +100,14 @@ async def sdk_requests(n: int) -> None:
     await asyncio.gather(*(one() for _ in range(n)))
 
 
+def new_conversations(users: list[Any]) -> list[int]:
+    """A new conversation each, as in `benchmarks/streaming.py`: each first question also gives
+    its conversation a title."""
+    from chat.models import Conversation
+
+    return [c.pk for c in Conversation.objects.bulk_create(Conversation(owner=u) for u in users)]
+
+
 class FirstPush:
     """A listener that notes the answer's first words and nothing else."""
 
@@ -110,9 +119,7 @@ class FirstPush:
             self.first_words.set()
 
 
-async def one_round(
-    measured: Measured, users: list[Any], conversations: list[int], url: str
-) -> None:
+async def one_round(measured: Measured, users: list[Any], url: str) -> None:
     from django.utils import translation
 
     from chat import fragments, start_batches, turns
@@ -120,6 +127,7 @@ async def one_round(
 
     n = len(users)
     engine = get_engine()
+    conversations = await asyncio.to_thread(new_conversations, users)
     await measured.time("raw", lambda: raw_requests(url, n))
     await measured.time("sdk", lambda: sdk_requests(n))
     asks = [
@@ -196,20 +204,17 @@ async def run(options: argparse.Namespace, url: str) -> None:
     from django.contrib.auth.models import User
 
     from chat.engines.client import openai_client
-    from chat.models import Conversation
 
     gc.set_threshold(settings.SERVER_GC_YOUNG_OBJECTS, *gc.get_threshold()[1:])
 
-    def people() -> tuple[list[Any], list[int]]:
-        users = User.objects.bulk_create(User(username=f"bench{i}") for i in range(options.n))
-        conversations = Conversation.objects.bulk_create(Conversation(owner=u) for u in users)
-        return users, [c.pk for c in conversations]
+    def people() -> list[Any]:
+        return User.objects.bulk_create(User(username=f"bench{i}") for i in range(options.n))
 
-    users, conversations = await asyncio.to_thread(people)
+    users = await asyncio.to_thread(people)
     measured = Measured()
-    await one_round(Measured(), users, conversations, url)  # warm-up: imports, connections
+    await one_round(Measured(), users, url)  # warm-up: imports, connections
     for _ in range(options.rounds):
-        await one_round(measured, users, conversations, url)
+        await one_round(measured, users, url)
     await openai_client().close()
     report(measured, options.n, options.rounds)
 
