@@ -2,8 +2,9 @@
 live in tests/helpers and are imported from there."""
 
 import gc
+import inspect
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from django.db import connections
 from hypothesis import settings as hypothesis_settings
 
 from chat.db import close_apart_connections
+from chat.engines.client import close_openai_client
 
 # CI explores the same examples every run (a red CI is then reproducible); locally they vary.
 hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
@@ -27,6 +29,21 @@ def fresh_channel_layer() -> Iterator[None]:
     channel_layers.backends.clear()
     yield
     channel_layers.backends.clear()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every async test closes the provider client its event loop opened, as `manage.py ask`
+    does when its answer ends; left open, its connections were reported unclosed when the suite
+    ended."""
+    for item in items:
+        if isinstance(item, pytest.Function) and inspect.iscoroutinefunction(item.function):
+            item.fixturenames.append("provider_client_closed")
+
+
+@pytest.fixture
+async def provider_client_closed() -> AsyncIterator[None]:
+    yield
+    await close_openai_client()
 
 
 @pytest.fixture(scope="session", autouse=True)
