@@ -1,7 +1,8 @@
 """Many rows written in one statement whose shared values are sent once.
 
 A turn's start stores the person's question and an empty answer for every question a busy
-process gathered (`turns.turns_start`), and gives new conversations their titles. `bulk_create`
+process gathered (`turns.turns_start`), and gives new conversations their titles; once a
+second every streaming answer's text is checkpointed (`checkpoints`). `bulk_create`
 prepares and sends every field of every row: for 200 questions, 400 rows of 20 fields, most of
 them the same in every row; an UPDATE with a `CASE WHEN` per row costs Django ~0.2 ms a row to
 build. Both were most of the start's time on the database thread the event loop shares the
@@ -101,19 +102,23 @@ def update_each(
     model: type[models.Model],
     changes: Mapping[Any, Mapping[str, Any]],
     shared: Mapping[str, Any] | None = None,
-) -> None:
-    """Update the rows whose primary keys are `changes`' keys: each with its own values
-    (attribute name -> value; a row that leaves a field out keeps what the database holds,
-    not what a loaded instance held) and all with `shared`, in one statement. As
-    `QuerySet.update`: no `save()`, no signals; auto_now fields change only if given."""
+    *,
+    where: Mapping[str, Any] | None = None,
+) -> int:
+    """Update the rows whose primary keys are `changes`' keys and whose fields equal `where`:
+    each with its own values (attribute name -> value; a row that leaves a field out keeps what
+    the database holds, not what a loaded instance held) and all with `shared`, in one
+    statement. Returns how many rows were updated. As `QuerySet.update`: no `save()`, no
+    signals; auto_now fields change only if given."""
     shared = dict(shared or {})
+    where = dict(where or {})
     names = sorted({name for values in changes.values() for name in values})
     by_name = {f.attname: f for f in model._meta.concrete_fields}
-    assert set(names) | set(shared) <= set(by_name), (names, shared)
+    assert set(names) | set(shared) | set(where) <= set(by_name), (names, shared, where)
     using = router.db_for_write(model)
     connection = connections[using]
     if not changes:
-        return
+        return 0
     if connection.vendor != "postgresql":
         cases = {
             name: Case(
@@ -126,10 +131,8 @@ def update_each(
             )
             for name in names
         }
-        model._default_manager.db_manager(using).filter(pk__in=list(changes)).update(
-            **shared, **cases
-        )
-        return
+        rows = model._default_manager.db_manager(using).filter(pk__in=list(changes), **where)
+        return rows.update(**shared, **cases)
     quote = connection.ops.quote_name
     pk = model._meta.pk
     assert pk is not None
@@ -162,11 +165,18 @@ def update_each(
         arrays.append(("boolean[]", [name in values for values in changes.values()]))
         columns += [f"value{position}", f"set{position}"]
     unnested = ", ".join(f"%s::{cast}" for cast, _values in arrays)
+    conditions = [f"t.{quote(pk.column)} = u.pk"]
+    condition_params: list[Any] = []
+    for name, value in where.items():
+        field = by_name[name]
+        conditions.append(f"t.{quote(field.column)} = %s::{field.db_type(connection)}")
+        condition_params.append(field.get_db_prep_value(value, connection))
     # Names from the model's _meta; every value is a parameter.
     sql = (
         f"UPDATE {quote(model._meta.db_table)} AS t SET {', '.join(assignments)} "  # noqa: S608
         f"FROM unnest({unnested}) AS u({', '.join(columns)}) "
-        f"WHERE t.{quote(pk.column)} = u.pk"
+        f"WHERE {' AND '.join(conditions)}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, *(values for _cast, values in arrays)])
+        cursor.execute(sql, [*params, *(values for _cast, values in arrays), *condition_params])
+        return int(cursor.rowcount)

@@ -119,3 +119,25 @@ def test_no_changes_updates_nothing(alice: User) -> None:
     update_each(Conversation, {}, {"title": "not this"})
     conversation.refresh_from_db()
     assert conversation.title == "as it was"
+
+
+def test_only_rows_that_match_where_are_updated_and_counted(alice: User) -> None:
+    conversation = Conversation.objects.create(owner=alice)
+    streaming, ended = (
+        Message.objects.create(
+            conversation=conversation, role=Message.Role.ASSISTANT, status=status, text="before"
+        )
+        for status in (Message.Status.STREAMING, Message.Status.COMPLETE)
+    )
+
+    updated = update_each(
+        Message,
+        {streaming.pk: {"text": "after"}, ended.pk: {"text": "after"}},
+        where={"status": Message.Status.STREAMING},
+    )
+
+    assert updated == 1
+    assert dict(Message.objects.values_list("pk", "text")) == {
+        streaming.pk: "after",
+        ended.pk: "before",
+    }
