@@ -110,8 +110,8 @@ def update_each(
     the database holds, not what a loaded instance held) and all with `shared`, in one
     statement. Returns how many rows were updated. As `QuerySet.update`: no `save()`, no
     signals; auto_now fields change only if given."""
-    shared = dict(shared or {})
-    where = dict(where or {})
+    shared = shared or {}
+    where = where or {}
     names = sorted({name for values in changes.values() for name in values})
     by_name = {f.attname: f for f in model._meta.concrete_fields}
     assert set(names) | set(shared) | set(where) <= set(by_name), (names, shared, where)
@@ -169,7 +169,10 @@ def update_each(
     condition_params: list[Any] = []
     for name, value in where.items():
         field = by_name[name]
-        conditions.append(f"t.{quote(field.column)} = %s::{field.db_type(connection)}")
+        # As `filter(name=None)` elsewhere: None matches NULL.
+        conditions.append(
+            f"t.{quote(field.column)} IS NOT DISTINCT FROM %s::{field.db_type(connection)}"
+        )
         condition_params.append(field.get_db_prep_value(value, connection))
     # Names from the model's _meta; every value is a parameter.
     sql = (
